@@ -1,0 +1,155 @@
+"""What the checker derives from a history before judging it: scans, fault windows, violations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.history import FaultEvent, History, Operation, Timing
+
+READS = ("status", "latest")
+
+
+@dataclass(frozen=True)
+class Violation:
+    """An invariant broken, with the operations that witness it (first witness first)."""
+
+    invariant: str
+    message: str
+    #: scenario time of the first witness
+    at: float
+    scan_id: str | None = None
+    evidence: tuple[int, ...] = ()
+    #: how many operations witnessed it
+    count: int = 1
+    #: seconds from the scan's completion to the first witness, where that means something
+    after_completion: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "invariant": self.invariant,
+            "message": self.message,
+            "at": round(self.at, 6),
+            "evidence": list(self.evidence),
+            "count": self.count,
+        }
+        if self.scan_id is not None:
+            data["scan_id"] = self.scan_id
+        if self.after_completion is not None:
+            data["after_completion"] = round(self.after_completion, 6)
+        return data
+
+
+@dataclass(frozen=True)
+class LostByFault:
+    """A result whose every copy the injected faults destroyed: listed, not a violation."""
+
+    scan_id: str
+    completed: float
+    why: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"scan_id": self.scan_id, "completed": round(self.completed, 6), "why": self.why}
+
+
+@dataclass
+class ScanFacts:
+    scan_id: str
+    owner: str | None = None
+    label: str | None = None
+    start_op: Operation | None = None
+    #: every operation that answered about this scan (the start call included)
+    ops: list[Operation] = field(default_factory=list)
+
+    @property
+    def worker(self) -> str | None:
+        return self.start_op.worker if self.start_op else None
+
+    @property
+    def started(self) -> float | None:
+        return self.start_op.start if self.start_op else None
+
+    def first_terminal(self) -> Operation | None:
+        terminal = [o for o in self.ops if o.reply.terminal and self._owned(o)]
+        return min(terminal, key=lambda o: (o.end, o.index)) if terminal else None
+
+    def completion(self) -> float | None:
+        """When the scan became terminal: the earliest `finished_at` any terminal reply carried."""
+        times = [
+            o.reply.finished_at
+            for o in self.ops
+            if o.reply.terminal and o.reply.finished_at is not None and self._owned(o)
+        ]
+        if times:
+            return min(times)
+        first = self.first_terminal()
+        return first.end if first else None
+
+    def owner_reads(self) -> list[Operation]:
+        return [o for o in self.ops if o.op in READS and self._owned(o)]
+
+    def _owned(self, op: Operation) -> bool:
+        return self.owner is None or op.user == self.owner
+
+
+class Context:
+    """A history indexed for the invariants: scans by id, Redis fault windows."""
+
+    def __init__(self, history: History) -> None:
+        self.history = history
+        self.timing: Timing = history.info.timing
+        self.scans: dict[str, ScanFacts] = {}
+        for op in history.ops:
+            if op.scan_id is None:
+                continue
+            facts = self.scans.setdefault(op.scan_id, ScanFacts(op.scan_id))
+            facts.ops.append(op)
+            if op.op == "start":
+                facts.start_op = op
+                facts.owner = op.user
+                facts.label = op.label
+            elif facts.label is None and op.label is not None:
+                facts.label = op.label
+        self.redis_faults: list[FaultEvent] = [
+            f for f in history.faults if f.fault == "redis-outage"
+        ]
+        self.restarts: list[FaultEvent] = [f for f in history.faults if f.fault == "worker-restart"]
+
+    def in_redis_fault(self, op: Operation) -> bool:
+        """Does `op` overlap a Redis fault window or its recovery grace?"""
+        grace = self.timing.fault_grace
+        return any(op.start <= f.end + grace and op.end >= f.start for f in self.redis_faults)
+
+    def in_any_fault(self, op: Operation) -> bool:
+        grace = self.timing.fault_grace
+        return self.in_redis_fault(op) or any(
+            op.start <= f.end + grace and op.end >= f.start - self.timing.slack
+            for f in self.history.faults
+            if f.fault != "redis-outage"
+        )
+
+    def redis_fault_seconds(self, start: float, end: float) -> float:
+        grace = self.timing.fault_grace
+        return sum(
+            max(0.0, min(end, f.end + grace) - max(start, f.start)) for f in self.redis_faults
+        )
+
+    def lost_by_fault(self, facts: ScanFacts) -> LostByFault | None:
+        """Completed while Redis was down, and its worker killed before the write was repaired."""
+        done = facts.completion()
+        if done is None or facts.worker is None:
+            return None
+        grace = self.timing.fault_grace
+        for outage in self.redis_faults:
+            if not outage.start <= done <= outage.end:
+                continue
+            for restart in self.restarts:
+                if restart.target == facts.worker and done <= restart.start <= outage.end + grace:
+                    return LostByFault(
+                        facts.scan_id,
+                        done,
+                        f"completed at {done:.1f} s while Redis was down "
+                        f"({outage.start:.1f}-{outage.end:.1f} s); worker {facts.worker} "
+                        f"restarted at {restart.start:.1f} s before the write was repaired",
+                    )
+        return None

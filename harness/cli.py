@@ -1,0 +1,139 @@
+"""`scanchaos`: run scenarios, gate a change, list what is known.
+
+Exit codes: 0 pass, 1 invariant violated (or, for `gate`, the fixed service failed or a planted
+regression escaped), 2 bad input, 3 infrastructure failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from harness.checker import INVARIANTS, UnknownInvariantError
+from harness.history import HistoryFormatError
+from harness.scenario import ScenarioError, available, load
+from reference_impl import BUGS, UnknownBugError, validate_bugs
+
+EXIT_PASS, EXIT_VIOLATION, EXIT_BAD_INPUT, EXIT_INFRA = 0, 1, 2, 3
+
+
+class BadInput(Exception):
+    """A user mistake: one line on stderr, exit 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="scanchaos",
+        description="Resilience harness and chaos simulator for the multi-worker scan service.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run one scenario and check its history")
+    run.add_argument("scenario", help="a scenario name (see `scanchaos list`) or a path")
+    run.add_argument(
+        "--bug",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="switch on a planted regression (repeatable)",
+    )
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--out", type=Path, help="output folder (default: a new one in reports/runs)")
+
+    gate = sub.add_parser("gate", help="every scenario on the fixed service, then the kill matrix")
+    gate.add_argument("--seed", type=int, default=0)
+    gate.add_argument("--out", type=Path, help="output folder (default: a new one in reports/runs)")
+    gate.add_argument(
+        "--scenario",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="limit the gate to these scenarios (repeatable)",
+    )
+
+    sub.add_parser("list", help="list scenarios, planted regressions and invariants")
+    return parser
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from harness.report import default_out_dir, format_run, write_run
+    from harness.runner import simulate
+
+    bugs = tuple(sorted(validate_bugs(args.bug)))
+    scenario, _ = load(args.scenario)
+    result = simulate(scenario, bugs=bugs, seed=args.seed, ref=args.scenario)
+    out = args.out or default_out_dir(scenario.name + "".join(f"-{b}" for b in bugs))
+    write_run(out, result.history, result.verdict)
+    print(format_run(result.history, result.verdict))
+    print(f"wrote {out}/history.jsonl and {out}/verdict.json")
+    return EXIT_PASS if result.verdict.passed else EXIT_VIOLATION
+
+
+def _cmd_gate(args: argparse.Namespace) -> int:
+    from harness.gate import format_matrix, run_gate
+    from harness.report import default_out_dir, write_run
+
+    names = args.scenario or list(available())
+    scenarios = [load(name)[0] for name in names]
+    result = run_gate(scenarios, seed=args.seed)
+    out = args.out or default_out_dir("gate")
+    for baseline in result.baseline:
+        write_run(out / baseline.scenario.name, baseline.history, baseline.verdict)
+        mark = "ok  " if baseline.verdict.passed else "FAIL"
+        print(f"[{mark}] {baseline.scenario.name} (fixed service)")
+        for v in baseline.verdict.violations:
+            print(f"       VIOLATION {v.invariant} at {v.at:.1f} s: {v.message}")
+    print()
+    print(format_matrix(result))
+    for bug in result.escaped:
+        print(f"ESCAPED: planted regression {bug!r} is caught by no scenario")
+    for scenario, bug in result.unmet_claims:
+        print(f"UNMET CLAIM: scenario {scenario!r} claims to catch {bug!r} but does not")
+    print("GATE PASS" if result.passed else "GATE FAIL")
+    print(f"wrote {out}")
+    return EXIT_PASS if result.passed else EXIT_VIOLATION
+
+
+def _cmd_list(_: argparse.Namespace) -> int:
+    print("scenarios:")
+    for name in available():
+        print(f"  {name:<32} {load(name)[0].description}")
+    print("planted regressions (--bug):")
+    for name, what in BUGS.items():
+        print(f"  {name:<32} {what}")
+    print("invariants:")
+    for name, inv in INVARIANTS.items():
+        print(f"  {name:<32} {inv.description}")
+    return EXIT_PASS
+
+
+COMMANDS = {"run": _cmd_run, "gate": _cmd_gate, "list": _cmd_list}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (
+        BadInput,
+        ScenarioError,
+        UnknownBugError,
+        UnknownInvariantError,
+        HistoryFormatError,
+    ) as error:
+        print(f"scanchaos: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("scanchaos: interrupted", file=sys.stderr)
+        return 130
+    except Exception:
+        traceback.print_exc()
+        print("scanchaos: infrastructure failure (see the traceback above)", file=sys.stderr)
+        return EXIT_INFRA
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,425 @@
+"""`SimCluster`: N service workers in one process, one fakeredis server, virtual time.
+
+Time is frozen with freezegun and moved by the scheduler, so the service's clocks (wall and
+monotonic) and fakeredis TTLs all see scenario time. Everything runs on one thread; randomness
+comes from one seeded `random.Random`, so the same seed gives the same history.
+
+As on a Gunicorn sync worker, a scan runs inside its start request: the worker running it serves
+nothing else until it ends (requests aimed at it wait), while its cleanup loop, a background
+thread in production, keeps ticking.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import fakeredis
+import redis
+from freezegun import freeze_time
+
+from harness.history import History, OpKind, RunInfo, Timing
+from harness.sim.scheduler import Scheduler
+from reference_impl import (
+    PerformanceStore,
+    Reply,
+    ScanRun,
+    ScanService,
+    ServiceConfig,
+    StrategyCall,
+    StrategyOutcome,
+    StrategyProfile,
+    drop_column,
+    open_engine,
+    seed_database,
+)
+from reference_impl.strategies import strategy_names
+
+#: scenario time 0, as the service's wall clock sees it
+EPOCH = datetime(2030, 1, 1, tzinfo=UTC)
+_EPOCH_TS = EPOCH.timestamp()
+
+Probe = Callable[[str, str], None]
+
+
+@dataclass
+class _ActiveScan:
+    run: ScanRun
+    steps: Any  # the generator driving the scan
+    user: str
+    label: str | None
+    requested: float
+    #: bumped on every strategy, so stale heartbeat and completion events are ignored
+    token: int = 0
+
+
+@dataclass
+class SimWorker:
+    index: int
+    service: ScanService
+    generation: int = 0
+    active: _ActiveScan | None = None
+    waiting: deque[Callable[[], None]] = field(default_factory=deque)
+
+    @property
+    def name(self) -> str:
+        return f"w{self.index}"
+
+    @property
+    def busy(self) -> bool:
+        return self.active is not None
+
+
+class SimCluster:
+    """A simulated cluster of scan-service workers; drive it, then read `history`.
+
+    >>> from reference_impl import ServiceConfig
+    >>> with SimCluster(workers=2, config=ServiceConfig(), seed=1) as cluster:
+    ...     cluster.start_scan(at=0.0, user="alice", label="s1", worker=0)
+    ...     cluster.poll(at=40.0, user="alice", label="s1")
+    ...     cluster.run_until(41.0)
+    >>> [op.reply.status for op in cluster.history.ops]
+    ['complete', 'complete']
+    """
+
+    def __init__(
+        self,
+        *,
+        workers: int,
+        config: ServiceConfig,
+        seed: int,
+        profile: StrategyProfile | None = None,
+        missing_columns: tuple[str, ...] = (),
+        info: RunInfo | None = None,
+        probe: Probe | None = None,
+        jitter: float = 0.1,
+    ) -> None:
+        self.config = config
+        self.jitter = jitter
+        self.profile = profile or StrategyProfile()
+        self.rng = random.Random(seed)
+        self.server = fakeredis.FakeServer()
+        self.engine = open_engine("sqlite://")
+        seed_database(self.engine, strategy_names(config.strategies), missing_columns)
+        self.history = History(
+            info
+            or RunInfo(
+                scenario="adhoc",
+                seed=seed,
+                bugs=tuple(sorted(config.bugs)),
+                workers=workers,
+                timing=Timing.of(config),
+            )
+        )
+        self._probe = probe
+        self._freezer: Any = None
+        self._frozen: Any = None
+        self.scheduler = Scheduler()
+        self.scan_ids: dict[str, str] = {}
+        self._labels: dict[str, str] = {}
+        self.workers = [SimWorker(i, self._new_service(i)) for i in range(workers)]
+        self._outage_started: float | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def __enter__(self) -> SimCluster:
+        self._freezer = freeze_time(EPOCH)
+        self._frozen = self._freezer.start()
+        self.scheduler = Scheduler(self._frozen)
+        for worker in self.workers:
+            self._schedule_cleanup(worker, first=True)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._freezer is not None:
+            self._freezer.stop()
+            self._freezer = None
+        self.engine.dispose()
+
+    def run_until(self, end: float) -> None:
+        if self._freezer is None:
+            raise RuntimeError("use SimCluster as a context manager: `with SimCluster(...) as c:`")
+        self.scheduler.run_until(end)
+        if self._outage_started is not None:
+            self.history.fault("redis-outage", self._outage_started, end)
+            self._outage_started = None
+        self.history.info = replace(self.history.info, duration=end)
+
+    # -- what a scenario can do ---------------------------------------------------------
+
+    def start_scan(self, *, at: float, user: str, label: str, worker: int | None = None) -> None:
+        self.scheduler.at(
+            at, lambda: self._dispatch(worker, at, lambda w: self._begin(w, user, label, at))
+        )
+
+    def poll(
+        self, *, at: float, user: str, label: str, worker: int | None = None, fanout: int = 1
+    ) -> None:
+        def ask(w: SimWorker) -> None:
+            scan_id = self.scan_ids.get(label)
+            if scan_id is None:  # not started yet: the client has no id to ask about
+                self._latest(w, user, at, label)
+                return
+            self._call(w, "status", user, at, lambda s: s.status(user, scan_id), scan_id, label)
+
+        self.scheduler.at(at, lambda: self._dispatch(worker, at, ask, fanout))
+
+    def latest(self, *, at: float, user: str, worker: int | None = None, fanout: int = 1) -> None:
+        self.scheduler.at(
+            at,
+            lambda: self._dispatch(worker, at, lambda w: self._latest(w, user, at, None), fanout),
+        )
+
+    def restart_worker(
+        self, *, at: float, worker: int | None = None, label: str | None = None
+    ) -> None:
+        def restart() -> None:
+            target = self._worker_running(label) if label is not None else worker
+            if target is None:
+                return
+            self._kill(self.workers[target], "worker-restart", "lost", "worker restarted")
+
+        self.scheduler.at(at, restart)
+
+    def redis_outage(self, *, at: float, duration: float) -> None:
+        def down() -> None:
+            self.server.connected = False
+            self._outage_started = self.scheduler.now
+
+        def up() -> None:
+            self.server.connected = True
+            if self._outage_started is not None:
+                self.history.fault("redis-outage", self._outage_started, self.scheduler.now)
+                self._outage_started = None
+
+        self.scheduler.at(at, down)
+        self.scheduler.at(at + duration, up)
+
+    def drop_column(self, *, at: float, column: str) -> None:
+        def drop() -> None:
+            drop_column(self.engine, column)
+            now = self.scheduler.now
+            self.history.fault("drop-column", now, now, column)
+
+        self.scheduler.at(at, drop)
+
+    # -- workers ------------------------------------------------------------------------
+
+    def _new_service(self, index: int) -> ScanService:
+        client = redis.Redis(
+            connection_pool=redis.ConnectionPool(
+                connection_class=fakeredis.FakeConnection, server=self.server
+            )
+        )
+        probe = self._probe
+        return ScanService(
+            config=self.config,
+            redis_client=client,
+            performance=PerformanceStore(
+                self.engine, select_all_columns=self.config.has("select-all-columns")
+            ),
+            profile=self.profile,
+            new_id=lambda: f"{self.rng.getrandbits(128):032x}",
+            probe=(lambda event: probe(f"w{index}", event)) if probe else (lambda _: None),
+        )
+
+    def _schedule_cleanup(self, worker: SimWorker, *, first: bool = False) -> None:
+        generation = worker.generation
+        interval = self.config.cleanup_interval
+        delay = self.rng.uniform(0, interval) if first else interval
+
+        def tick() -> None:
+            if worker.generation != generation:
+                return
+            worker.service.cleanup()
+            self._schedule_cleanup(worker)
+
+        self.scheduler.after(delay, tick)
+
+    def _worker_running(self, label: str) -> int | None:
+        scan_id = self.scan_ids.get(label)
+        for worker in self.workers:
+            if worker.active is not None and worker.active.run.scan_id == scan_id:
+                return worker.index
+        return None
+
+    def _dispatch(
+        self, pinned: int | None, at: float, action: Callable[[SimWorker], None], fanout: int = 1
+    ) -> None:
+        """Send `fanout` concurrent requests: to the pinned worker, else to distinct free workers
+        (what the shared listen socket does); a request no free worker takes waits in a queue."""
+        if pinned is not None:
+            targets = [self.workers[pinned]] * fanout
+        else:
+            free = [w for w in self.workers if not w.busy]
+            targets = self.rng.sample(free, min(fanout, len(free)))
+            targets += [self.rng.choice(self.workers) for _ in range(fanout - len(targets))]
+        for worker in targets:
+            if worker.busy:
+                worker.waiting.append(lambda w=worker: action(w))  # type: ignore[misc]
+            else:
+                action(worker)
+
+    def _kill(self, worker: SimWorker, fault: str, status: str, reason: str) -> None:
+        now = self.scheduler.now
+        active = worker.active
+        worker.generation += 1
+        worker.active = None
+        worker.service = self._new_service(worker.index)
+        self.history.fault(fault, now, now, worker.name)  # type: ignore[arg-type]
+        if active is not None:
+            active.steps.close()
+            self._record(
+                "start",
+                active.user,
+                worker,
+                active.requested,
+                Reply(status, scan_id=active.run.scan_id, reason=reason),  # type: ignore[arg-type]
+                active.run.scan_id,
+                active.label,
+            )
+        self._schedule_cleanup(worker, first=True)
+        self._drain(worker)
+
+    def _drain(self, worker: SimWorker) -> None:
+        while worker.waiting and not worker.busy:
+            worker.waiting.popleft()()
+
+    # -- requests -----------------------------------------------------------------------
+
+    def _call(
+        self,
+        worker: SimWorker,
+        op: OpKind,
+        user: str,
+        requested: float,
+        ask: Callable[[ScanService], Reply],
+        scan_id: str | None,
+        label: str | None,
+    ) -> None:
+        try:
+            reply = ask(worker.service)
+        except Exception as error:  # an unhandled error in the service: HTTP 500
+            reply = Reply("error", scan_id=scan_id, reason=f"{type(error).__name__}: {error}")
+        self._record(op, user, worker, requested, reply, scan_id or reply.scan_id, label)
+
+    def _latest(self, worker: SimWorker, user: str, requested: float, label: str | None) -> None:
+        self._call(worker, "latest", user, requested, lambda s: s.latest(user), None, label)
+
+    def _begin(self, worker: SimWorker, user: str, label: str, requested: float) -> None:
+        try:
+            run = worker.service.begin_scan(user)
+        except Exception as error:
+            run = Reply("error", reason=f"{type(error).__name__}: {error}")
+        if isinstance(run, Reply):
+            self._record("start", user, worker, requested, run, None, label)
+            return
+        self.scan_ids[label] = run.scan_id
+        self._labels[run.scan_id] = label
+        active = _ActiveScan(run, run.steps(), user, label, requested)
+        worker.active = active
+        generation = worker.generation
+        timeout = self.config.worker_timeout
+
+        def worker_timeout() -> None:
+            if worker.generation == generation and worker.active is active:
+                self._kill(worker, "worker-timeout", "error", "worker timeout: killed by master")
+
+        self.scheduler.at(requested + timeout, worker_timeout)
+        self._step(worker, active, None)
+
+    def _step(
+        self, worker: SimWorker, active: _ActiveScan, outcome: StrategyOutcome | None
+    ) -> None:
+        try:
+            call: StrategyCall = (
+                next(active.steps) if outcome is None else active.steps.send(outcome)
+            )
+        except StopIteration as stop:
+            self._finish(worker, active, stop.value)
+            return
+        except Exception as error:
+            reply = Reply(
+                "error", scan_id=active.run.scan_id, reason=f"{type(error).__name__}: {error}"
+            )
+            self._finish(worker, active, reply)
+            return
+        active.token += 1
+        token = active.token
+        generation = worker.generation
+
+        def current() -> bool:
+            return (
+                worker.generation == generation
+                and worker.active is active
+                and (active.token == token)
+            )
+
+        def beat() -> None:
+            if current():
+                call.beat()
+
+        def done() -> None:
+            if not current():
+                return
+            if timed_out:
+                result = StrategyOutcome(timed_out=True)
+            else:
+                try:
+                    result = StrategyOutcome(opportunities=call.run())
+                except Exception as error:
+                    result = StrategyOutcome(error=error)
+            self._step(worker, active, result)
+
+        # Upstream latency varies from call to call, so events do not all land on round times.
+        duration = call.duration * self.rng.uniform(1 - self.jitter, 1 + self.jitter)
+        timed_out = duration > call.timeout
+        wait = call.timeout if timed_out else duration
+        if not math.isinf(wait):
+            beats = int(wait // call.beat_interval)
+            for k in range(1, beats + 1):
+                if k * call.beat_interval < wait:
+                    self.scheduler.after(k * call.beat_interval, beat)
+            self.scheduler.after(wait, done)
+
+    def _finish(self, worker: SimWorker, active: _ActiveScan, reply: Reply) -> None:
+        worker.active = None
+        self._record(
+            "start", active.user, worker, active.requested, reply, active.run.scan_id, active.label
+        )
+        self._drain(worker)
+
+    def _record(
+        self,
+        op: OpKind,
+        user: str,
+        worker: SimWorker,
+        requested: float,
+        reply: Reply,
+        scan_id: str | None,
+        label: str | None,
+    ) -> None:
+        # The service speaks wall time; the history speaks scenario time.
+        if reply.started_at is not None or reply.finished_at is not None:
+            reply = replace(
+                reply,
+                started_at=None if reply.started_at is None else reply.started_at - _EPOCH_TS,
+                finished_at=None if reply.finished_at is None else reply.finished_at - _EPOCH_TS,
+            )
+        if label is None and scan_id is not None:
+            label = self._labels.get(scan_id)
+        self.history.record(
+            op,
+            user=user,
+            worker=worker.name,
+            start=requested,
+            end=self.scheduler.now,
+            reply=reply,
+            scan_id=scan_id,
+            label=label,
+        )

@@ -1,0 +1,79 @@
+"""Service configuration: every duration of the incident's service, all configurable."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from reference_impl.bugs import validate_bugs
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    """How the service talks to Redis, set explicitly rather than left to redis-py defaults.
+
+    redis-py's default retry policy backs off for seconds, which turns an outage into hung
+    workers; the service fails fast instead and answers 503.
+    """
+
+    connect_timeout: float = 0.5
+    socket_timeout: float = 0.5
+    retries: int = 0
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """Timing and behaviour of one scan-service worker (seconds unless named otherwise)."""
+
+    result_ttl: float = 300.0
+    memory_ttl: float = 10.0
+    cleanup_interval: float = 2.0
+    scan_budget: float = 150.0
+    worker_timeout: float = 180.0
+    heartbeat_interval: float = 5.0
+    stall_timeout: float = 30.0
+    strategies: int = 14
+    #: how long the lookup lives under the `short-lookup-ttl` regression
+    short_lookup_ttl: float = 60.0
+    redis: RedisSettings = field(default_factory=RedisSettings)
+    bugs: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        for name in (
+            "result_ttl",
+            "memory_ttl",
+            "cleanup_interval",
+            "scan_budget",
+            "worker_timeout",
+            "heartbeat_interval",
+            "stall_timeout",
+            "short_lookup_ttl",
+        ):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"ServiceConfig.{name} must be positive")
+        if self.strategies < 1:
+            raise ValueError("ServiceConfig.strategies must be at least 1")
+        object.__setattr__(self, "bugs", validate_bugs(self.bugs))
+
+    def has(self, bug: str) -> bool:
+        return bug in self.bugs
+
+    @property
+    def effective_budget(self) -> float:
+        """The budget the service actually enforces (the regression pushes it past the timeout)."""
+        if self.has("budget-over-timeout"):
+            return self.worker_timeout + self.scan_budget / 3
+        return self.scan_budget
+
+    def scaled(self, factor: float) -> ServiceConfig:
+        """The same configuration with every duration multiplied by `factor` (live mode)."""
+        return replace(
+            self,
+            result_ttl=self.result_ttl * factor,
+            memory_ttl=self.memory_ttl * factor,
+            cleanup_interval=self.cleanup_interval * factor,
+            scan_budget=self.scan_budget * factor,
+            worker_timeout=self.worker_timeout * factor,
+            heartbeat_interval=self.heartbeat_interval * factor,
+            stall_timeout=self.stall_timeout * factor,
+            short_lookup_ttl=self.short_lookup_ttl * factor,
+        )

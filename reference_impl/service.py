@@ -1,0 +1,421 @@
+"""One worker of the opportunity-scan service.
+
+The service keeps the contract of DESIGN.md: three Redis keys that live together, per-worker
+memory maps with a short TTL, a periodic cleanup that calls `unregister_scan_lookup`, and a
+resolution chain (memory, then Redis, restoring into memory). It reads time through the standard
+library, talks to Redis through redis-py and runs strategies through the executor it is given; it
+does not know whether it runs in a simulation or under Gunicorn.
+
+A scan is a generator (`ScanRun.steps`) that yields one `StrategyCall` per strategy and is sent
+back its `StrategyOutcome`. `start_scan` drives it to the end with the service's executor, inside
+the start request, as the incident's sync workers did; a simulation drives the same generator
+from its event loop instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+import redis
+from redis.exceptions import RedisError
+
+from reference_impl import keys
+from reference_impl.config import ServiceConfig
+from reference_impl.entry import Opportunity, Reply, ScanEntry
+from reference_impl.performance import PerformanceStore
+from reference_impl.strategies import StrategyProfile, strategy_names, strategy_runner
+
+Probe = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class StrategyCall:
+    """One strategy to run, with the time it may take before the scan stops waiting."""
+
+    index: int
+    name: str
+    run: Callable[[], tuple[Opportunity, ...]]
+    #: how long the strategy takes (its upstream latency); `inf` when it hangs
+    duration: float
+    #: the scan budget left: past it the scan is saved as `partial`
+    timeout: float
+    #: to be called every `beat_interval` seconds while waiting, so the scan stays alive
+    beat: Callable[[], None]
+    beat_interval: float
+
+
+@dataclass(frozen=True)
+class StrategyOutcome:
+    opportunities: tuple[Opportunity, ...] = ()
+    timed_out: bool = False
+    error: Exception | None = None
+
+
+class StrategyExecutor(Protocol):
+    def run(self, call: StrategyCall) -> StrategyOutcome: ...
+
+
+class RedisUnavailable(Exception):
+    """Redis could not be reached and the worker has no copy it may serve."""
+
+
+@dataclass
+class _Cached:
+    value: str | ScanEntry
+    expires: float  # time.monotonic()
+
+
+def _no_probe(_: str) -> None:
+    return None
+
+
+class ScanRun:
+    """A registered scan: drive `steps()` to run its strategies and save its result."""
+
+    def __init__(self, service: ScanService, entry: ScanEntry, profile: StrategyProfile) -> None:
+        self.service = service
+        self.entry = entry
+        self._profile = profile
+
+    @property
+    def scan_id(self) -> str:
+        return self.entry.scan_id
+
+    def steps(self) -> Generator[StrategyCall, StrategyOutcome, Reply]:
+        svc = self.service
+        cfg = svc.config
+        deadline = time.monotonic() + cfg.effective_budget
+        status: str = "complete"
+        reason: str | None = None
+        for index, name in enumerate(strategy_names(cfg.strategies)):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                status, reason = "partial", "budget exhausted"
+                break
+            outcome = yield StrategyCall(
+                index=index,
+                name=name,
+                run=strategy_runner(svc.performance, name),
+                duration=self._profile.duration(index),
+                timeout=remaining,
+                beat=self._beat,
+                beat_interval=cfg.heartbeat_interval,
+            )
+            if outcome.timed_out:
+                status, reason = "partial", "budget exhausted"
+                break
+            if outcome.error is not None:
+                self.entry = self.entry.finished(time.time(), "failed", "strategy error")
+                svc.save(self.entry)
+                raise outcome.error
+            self.entry = self.entry.advanced(time.time(), outcome.opportunities)
+            svc.save(self.entry)
+        self.entry = self.entry.finished(time.time(), status, reason)  # type: ignore[arg-type]
+        svc.save(self.entry)
+        return Reply.of(self.entry)
+
+    def _beat(self) -> None:
+        self.entry = replace(self.entry, updated_at=time.time())
+        self.service.save(self.entry)
+
+
+class ScanService:
+    """One worker's view of the scan service: its memory, its Redis client, its executor."""
+
+    def __init__(
+        self,
+        *,
+        config: ServiceConfig,
+        redis_client: redis.Redis,
+        performance: PerformanceStore,
+        profile: StrategyProfile | None = None,
+        executor: StrategyExecutor | None = None,
+        new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+        probe: Probe = _no_probe,
+    ) -> None:
+        self.config = config
+        self.performance = performance
+        self._redis = redis_client
+        self._profile = profile or StrategyProfile()
+        self._executor = executor
+        self._new_id = new_id
+        self._probe = probe
+        self._lookups: dict[str, _Cached] = {}
+        self._results: dict[str, _Cached] = {}
+        #: entries whose last Redis write failed, to be written again once Redis answers
+        self._pending: dict[str, ScanEntry] = {}
+        #: since when (wall time) this worker has seen Redis answer without a break
+        self._redis_ok_since: float | None = None
+
+    # -- starting and running scans -------------------------------------------------------
+
+    def begin_scan(self, user_id: str) -> ScanRun | Reply:
+        """Register a new scan for `user_id`; a `Reply` when it cannot be started."""
+        if not keys.valid_user_id(user_id):
+            return Reply("bad_request", reason="malformed user id")
+        scan_id = self._new_id()
+        digest = hashlib.sha256(f"{user_id}:{scan_id}".encode()).hexdigest()
+        now = time.time()
+        entry = ScanEntry(
+            scan_id=scan_id,
+            cache_key=digest[:24],
+            owner=user_id,
+            status="scanning",
+            done=0,
+            total=self.config.strategies,
+            started_at=now,
+            updated_at=now,
+        )
+        try:
+            self._write(entry, registering=True)
+        except RedisError:
+            self._redis_failed()
+            if self.config.has("redis-errors-raise"):
+                raise
+            return Reply("unavailable", reason="redis unavailable: scan not started")
+        self._remember(entry)
+        return ScanRun(self, entry, self._profile)
+
+    def start_scan(self, user_id: str) -> Reply:
+        """Start a scan and run it to the end inside this call (a sync worker's request)."""
+        if self._executor is None:
+            raise RuntimeError("start_scan needs an executor; pass executor= to ScanService")
+        run = self.begin_scan(user_id)
+        if isinstance(run, Reply):
+            return run
+        steps = run.steps()
+        try:
+            call = next(steps)
+            while True:
+                call = steps.send(self._executor.run(call))
+        except StopIteration as stop:
+            reply: Reply = stop.value
+            return reply
+
+    def save(self, entry: ScanEntry) -> None:
+        """Keep `entry` in memory and write it to Redis; a failed write waits for repair."""
+        self._remember(entry)
+        try:
+            self._write(entry)
+            self._pending.pop(entry.cache_key, None)
+        except RedisError:
+            self._redis_failed()
+            if not self.config.has("lost-write-after-outage"):
+                self._pending[entry.cache_key] = entry
+            self._probe("write-deferred")
+
+    # -- reading --------------------------------------------------------------------------
+
+    def status(self, user_id: str, scan_id: str) -> Reply:
+        """The status of `scan_id` as seen by `user_id`."""
+        if not keys.valid_user_id(user_id) or not keys.valid_scan_id(scan_id):
+            return Reply("bad_request", reason="malformed id")
+        try:
+            found = self._resolve(scan_id)
+        except RedisUnavailable:
+            return Reply("unavailable", scan_id=scan_id, reason="redis unavailable")
+        if found is None:
+            return Reply("not_found", scan_id=scan_id)
+        entry, source = found
+        if entry.owner != user_id and not self.config.has("no-user-scope"):
+            return Reply("not_found", scan_id=scan_id)
+        return Reply.of(self._judge_stall(entry), source=source)
+
+    def latest(self, user_id: str) -> Reply:
+        """The latest scan of `user_id`."""
+        if not keys.valid_user_id(user_id):
+            return Reply("bad_request", reason="malformed user id")
+        try:
+            cache_key = self._redis_get(keys.latest_key(user_id))
+            raw = self._redis_get(keys.result_key(cache_key)) if cache_key else None
+        except RedisUnavailable:
+            return Reply("unavailable", reason="redis unavailable")
+        if raw is None:
+            return Reply("not_found")
+        entry = ScanEntry.from_json(raw)
+        if entry.owner != user_id:
+            return Reply("not_found")
+        return Reply.of(self._judge_stall(entry), source="redis")
+
+    def _resolve(self, scan_id: str) -> tuple[ScanEntry, str] | None:
+        # The lookup map in memory holds the scans this worker registered; other workers find
+        # the cache key through Redis. Results found in Redis are restored into memory.
+        cache_key = self._memory_value(self._lookups, scan_id)
+        if not isinstance(cache_key, str):
+            if self.config.has("no-redis-fallback"):
+                return None
+            cache_key = self._redis_get(keys.lookup_key(scan_id))
+            if cache_key is None or not keys.valid_cache_key(cache_key):
+                return None
+        cached = self._memory_value(self._results, cache_key)
+        if (
+            isinstance(cached, ScanEntry)
+            and cached.scan_id == scan_id
+            and (
+                cached.terminal
+                or self.config.has("stale-memory-first")
+                or self.config.has("no-redis-fallback")
+            )
+        ):
+            return cached, "memory"
+        if self.config.has("no-redis-fallback"):
+            return None
+        # A scanning copy may be stale: Redis has the newest progress. Without Redis the worker
+        # cannot tell, so it answers unavailable rather than serve old progress.
+        raw = self._redis_get(keys.result_key(cache_key))
+        if raw is None:
+            self._results.pop(cache_key, None)
+            return None
+        entry = ScanEntry.from_json(raw)
+        if entry.scan_id != scan_id:
+            return None
+        self._probe("redis-fallback")
+        self._remember(entry, restored=True)
+        return entry, "redis"
+
+    def _judge_stall(self, entry: ScanEntry) -> ScanEntry:
+        """A scanning entry that has not moved for the stall timeout belongs to a dead worker."""
+        if entry.terminal or self.config.has("orphaned-scan"):
+            return entry
+        now = time.time()
+        # Missed heartbeats during a Redis outage are not a sign of death: count from when this
+        # worker last saw Redis come back.
+        since = max(entry.updated_at, self._redis_ok_since or now)
+        if now - since <= self.config.stall_timeout:
+            return entry
+        failed = entry.finished(now, "failed", "worker lost")
+        self._probe("orphan-marked-failed")
+        self.save(failed)
+        return failed
+
+    # -- cleanup --------------------------------------------------------------------------
+
+    def cleanup(self) -> None:
+        """The periodic cleanup: repair deferred writes, drop expired memory entries."""
+        self._repair_pending()
+        now = time.monotonic()
+        for cache_key, cached in list(self._results.items()):
+            if cached.expires <= now and cache_key not in self._pending:
+                del self._results[cache_key]
+        for scan_id, cached in list(self._lookups.items()):
+            if cached.expires <= now and cached.value not in self._pending:
+                del self._lookups[scan_id]
+                assert isinstance(cached.value, str)
+                self.unregister_scan_lookup(scan_id, cached.value)
+
+    def unregister_scan_lookup(self, scan_id: str, cache_key: str) -> None:
+        """Forget the Redis scan_id -> cache_key mapping once the result is gone everywhere.
+
+        Called by the cleanup for each registration whose memory copy expired. Memory alone
+        cannot tell: the result lives on in Redis, and other workers find it through this
+        mapping, so it is kept while Redis still holds the result.
+        """
+        if isinstance(self._memory_value(self._lookups, scan_id), str):
+            return  # registered again since
+        if self.config.has("cleanup-ignores-redis"):
+            self._delete_lookup(scan_id)
+            return
+        try:
+            still_there = self._redis.exists(keys.result_key(cache_key))
+        except RedisError:
+            self._redis_failed()
+            return
+        self._redis_answered()
+        if still_there:
+            self._probe("cleanup-kept-mapping")
+            return
+        self._delete_lookup(scan_id)
+
+    def _delete_lookup(self, scan_id: str) -> None:
+        try:
+            self._redis.delete(keys.lookup_key(scan_id))
+            self._redis_answered()
+        except RedisError:
+            self._redis_failed()
+
+    def _repair_pending(self) -> None:
+        try:
+            self._redis.ping()
+        except RedisError:
+            self._redis_failed()
+            return
+        self._redis_answered()
+        for cache_key, entry in list(self._pending.items()):
+            try:
+                self._write(entry)
+            except RedisError:
+                self._redis_failed()
+                return
+            del self._pending[cache_key]
+            self._probe("write-repaired")
+
+    # -- memory and Redis ------------------------------------------------------------------
+
+    def _remember(self, entry: ScanEntry, *, restored: bool = False) -> None:
+        expires = time.monotonic() + self.config.memory_ttl
+        if entry.finished_at is not None:
+            # Never keep a copy past the result's own expiry: no zombies in memory.
+            left = entry.finished_at + self.config.result_ttl - time.time()
+            expires = min(expires, time.monotonic() + left)
+        self._results[entry.cache_key] = _Cached(entry, expires)
+        if restored:
+            self._probe("memory-restored")
+        else:
+            self._lookups[entry.scan_id] = _Cached(entry.cache_key, expires)
+
+    def _memory_value(self, table: dict[str, _Cached], key: str) -> str | ScanEntry | None:
+        cached = table.get(key)
+        if cached is None or cached.expires <= time.monotonic():
+            return None
+        return cached.value
+
+    def _write(self, entry: ScanEntry, *, registering: bool = False) -> None:
+        cfg = self.config
+        now = time.time()
+        ttl = cfg.result_ttl
+        if entry.finished_at is not None:
+            # A repaired write keeps the result's original expiry.
+            ttl = entry.finished_at + cfg.result_ttl - now
+            if ttl <= 0:
+                return
+        px = max(1, int(ttl * 1000))
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.set(keys.result_key(entry.cache_key), entry.to_json(), px=px)
+        if not cfg.has("lookup-memory-only"):
+            if cfg.has("short-lookup-ttl"):
+                if registering:
+                    short = max(1, int(cfg.short_lookup_ttl * 1000))
+                    pipe.set(keys.lookup_key(entry.scan_id), entry.cache_key, px=short)
+            else:
+                pipe.set(keys.lookup_key(entry.scan_id), entry.cache_key, px=px)
+        latest = keys.latest_key(entry.owner)
+        pipe.get(latest)
+        current = pipe.execute()[-1]
+        if registering or current in (None, entry.cache_key, entry.cache_key.encode()):
+            self._redis.set(latest, entry.cache_key, px=px)
+        self._redis_answered()
+
+    def _redis_get(self, key: str) -> str | None:
+        try:
+            value = self._redis.get(key)
+        except RedisError:
+            self._redis_failed()
+            if self.config.has("redis-errors-raise"):
+                raise
+            raise RedisUnavailable(key) from None
+        self._redis_answered()
+        if value is None:
+            return None
+        return value.decode() if isinstance(value, bytes) else str(value)
+
+    def _redis_failed(self) -> None:
+        self._redis_ok_since = None
+
+    def _redis_answered(self) -> None:
+        if self._redis_ok_since is None:
+            self._redis_ok_since = time.time()

@@ -1,0 +1,1 @@
+"""Scenario scripts: one module per scenario, each exporting `SCENARIO` (see harness.scenario)."""
