@@ -245,7 +245,7 @@ class LiveCluster:
             stdout=self._log("gunicorn.out"),
         )
         self._gunicorn.start()
-        self._wait_for(lambda: len(self.worker_pids()) == self.workers, "Gunicorn workers")
+        self.wait_for_workers()
         self._t0_wall = time.time()
         self._t0_mono = time.monotonic()
 
@@ -336,6 +336,10 @@ class LiveCluster:
             except psutil.NoSuchProcess:
                 continue
         return [pid for _, pid in sorted(alive)]
+
+    def wait_for_workers(self, timeout: float = START_TIMEOUT) -> None:
+        """Wait until the master runs its full count of workers (after a kill, the respawn)."""
+        self._wait_for(lambda: len(self.worker_pids()) == self.workers, "Gunicorn workers", timeout)
 
     def kill_worker(self, pid: int) -> None:
         """SIGKILL one worker: its memory and its request in flight are gone."""
