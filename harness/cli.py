@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from harness.checker import INVARIANTS, UnknownInvariantError
 from harness.history import HistoryFormatError
 from harness.live.cluster import LiveClusterError
-from harness.scenario import ScenarioError, available, load
+from harness.scenario import Scenario, ScenarioError, available, load
 from reference_impl import BUGS, UnknownBugError, validate_bugs
 
 if TYPE_CHECKING:
@@ -62,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
         help="limit the gate to these scenarios (repeatable)",
     )
     _mode_arguments(gate)
+    gate.add_argument(
+        "--jobs", type=int, default=2, help="live: clusters run side by side (default 2)"
+    )
 
     sub.add_parser("list", help="list scenarios, planted regressions and invariants")
     return parser
@@ -133,12 +136,30 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return EXIT_PASS if result.verdict.passed else EXIT_VIOLATION
 
 
+def _cmd_gate_live(args: argparse.Namespace, scenarios: list[Scenario]) -> int:
+    from harness.live.gate import format_live_gate, run_live_gate
+    from harness.report import default_out_dir, write_run
+
+    result = run_live_gate(scenarios, seed=args.seed, options=_live_options(args), jobs=args.jobs)
+    out = args.out or default_out_dir("gate-live")
+    for run in result.live.baseline:
+        write_run(out / run.scenario.name, run.history, run.verdict)
+    for (name, bug), run in result.runs.items():
+        write_run(out / f"{name}--{bug}", run.history, run.verdict)
+    print(format_live_gate(result))
+    print(f"wrote {out}")
+    return EXIT_PASS if result.passed else EXIT_VIOLATION
+
+
 def _cmd_gate(args: argparse.Namespace) -> int:
     from harness.gate import format_matrix, run_gate
     from harness.report import default_out_dir, write_run
 
     names = args.scenario or list(available())
     scenarios = [load(name)[0] for name in names]
+    if args.mode == "live":
+        return _cmd_gate_live(args, scenarios)
+    _live_options(args)
     result = run_gate(scenarios, seed=args.seed)
     out = args.out or default_out_dir("gate")
     for baseline in result.baseline:

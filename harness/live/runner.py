@@ -53,6 +53,10 @@ READ_TIMEOUT = 10.0
 OutageKind = Literal["stop", "pause"]
 
 
+class RunCancelled(Exception):
+    """The run was cancelled from outside (another thread was interrupted)."""
+
+
 def default_slack(scale: float) -> float:
     """Scenario seconds of slack for real clocks: `WALL_SLACK` wall seconds, at least 2."""
     return max(2.0, WALL_SLACK / scale)
@@ -71,7 +75,12 @@ class _Driver:
     """Fires a scenario's steps and faults at scaled times and records what happened."""
 
     def __init__(
-        self, cluster: LiveCluster, scenario: Scenario, history: History, outage: OutageKind
+        self,
+        cluster: LiveCluster,
+        scenario: Scenario,
+        history: History,
+        outage: OutageKind,
+        cancel: threading.Event | None = None,
     ) -> None:
         self.cluster = cluster
         self.outage = outage
@@ -84,11 +93,12 @@ class _Driver:
         self.sent_at: dict[str, float] = {}
         self.killed: set[int] = set()
         self.slots = cluster.worker_pids()
+        self.slots_lock = threading.Lock()
         self.outage_started: float | None = None
         self.pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix="client")
         self.futures: list[Future[None]] = []
         self.cfg = cluster.worker_config
-        self.stopping = threading.Event()
+        self.stopping = cancel or threading.Event()
 
     # -- the schedule -------------------------------------------------------------------
 
@@ -104,12 +114,12 @@ class _Driver:
                 self.owners[step.scan] = step.user
         for step in self.scenario.steps:
             if isinstance(step, Start):
-                add(step.at, lambda s=step: self._start(s.user, s.scan))  # type: ignore[misc]
+                add(step.at, lambda s=step: self._start(s.user, s.scan, s.worker))  # type: ignore[misc]
             elif isinstance(step, Poll):
                 user = step.user or self.owners[step.scan]
                 for at in _rounds(step.start, step.until, step.every):
                     for _ in range(step.fanout):
-                        add(at, lambda u=user, s=step.scan: self._poll(u, s))  # type: ignore[misc]
+                        add(at, lambda u=user, s=step: self._poll(u, s.scan, s.worker))  # type: ignore[misc]
             elif isinstance(step, Latest):
                 for at in _rounds(step.start, step.until, step.every):
                     for _ in range(step.fanout):
@@ -146,6 +156,8 @@ class _Driver:
         delay = self.cluster.wall_time(at) - time.monotonic()
         if delay > 0:
             self.stopping.wait(delay)
+        if self.stopping.is_set():
+            raise RunCancelled(f"{self.scenario.name}: cancelled")
 
     def _now(self) -> float:
         return self.cluster.to_scenario_time(time.time())
@@ -182,11 +194,16 @@ class _Driver:
                 self.scan_ids[label] = scan_id
                 self.labels[scan_id] = label
 
-    def _start(self, user: str, label: str) -> None:
+    def _pin(self, index: int | None) -> int | None:
+        return None if index is None else self._slot_pids()[index]
+
+    def _start(self, user: str, label: str, index: int | None) -> None:
         with self.lock:
             self.sent_at[label] = time.time()
         timeout = self.cfg.worker_timeout + self.cfg.effective_budget + 10.0
-        ex = call(self.cluster.port, "POST", "/scans", user=user, timeout=timeout)
+        ex = call(
+            self.cluster.port, "POST", "/scans", user=user, timeout=timeout, pin=self._pin(index)
+        )
         worker = ex.worker
         reply = ex.reply
         if reply.scan_id is not None:
@@ -227,18 +244,24 @@ class _Driver:
                 return pid, str(data["scan_id"])
         return None
 
-    def _poll(self, user: str, label: str) -> None:
+    def _poll(self, user: str, label: str, index: int | None) -> None:
         scan_id = self.scan_ids.get(label)
         if scan_id is None:
-            self._latest(user, label)
+            self._latest(user, label, index)
             return
-        ex = call(self.cluster.port, "GET", f"/scans/{scan_id}", user=user, timeout=READ_TIMEOUT)
+        path = f"/scans/{scan_id}"
+        ex = call(
+            self.cluster.port, "GET", path, user=user, timeout=READ_TIMEOUT, pin=self._pin(index)
+        )
         if ex.reply.scan_id is None:
             ex = replace(ex, reply=replace(ex.reply, scan_id=scan_id))
         self._record("status", user, ex, ex.worker, label)
 
-    def _latest(self, user: str, label: str | None) -> None:
-        ex = call(self.cluster.port, "GET", "/scans/latest", user=user, timeout=READ_TIMEOUT)
+    def _latest(self, user: str, label: str | None, index: int | None = None) -> None:
+        path = "/scans/latest"
+        ex = call(
+            self.cluster.port, "GET", path, user=user, timeout=READ_TIMEOUT, pin=self._pin(index)
+        )
         reply = ex.reply
         if label is not None and reply.scan_id is not None and reply.owner == user:
             sent = self.sent_at.get(label)
@@ -250,13 +273,14 @@ class _Driver:
 
     def _slot_pids(self) -> list[int]:
         """Worker pids by slot index: a respawned worker takes the slot of the one it replaced."""
-        self.cluster.wait_for_workers()
-        current = self.cluster.worker_pids()
-        fresh = [pid for pid in current if pid not in self.slots]
-        self.slots = [
-            pid if pid in current else (fresh.pop(0) if fresh else pid) for pid in self.slots
-        ]
-        return self.slots
+        with self.slots_lock:
+            self.cluster.wait_for_workers()
+            current = self.cluster.worker_pids()
+            fresh = [pid for pid in current if pid not in self.slots]
+            self.slots = [
+                pid if pid in current else (fresh.pop(0) if fresh else pid) for pid in self.slots
+            ]
+            return list(self.slots)
 
     def _restart(self, fault: RestartWorker) -> None:
         if fault.scan is not None:
@@ -305,8 +329,12 @@ def run_live(
     seed: int = 0,
     options: LiveOptions | None = None,
     ref: str | None = None,
+    cancel: threading.Event | None = None,
 ) -> RunResult:
-    """Run `scenario` on a fresh `LiveCluster` and check its history (in scenario time)."""
+    """Run `scenario` on a fresh `LiveCluster` and check its history (in scenario time).
+
+    Setting `cancel` from another thread stops the run (`RunCancelled`) and the cluster.
+    """
     opts = options or LiveOptions()
     config = service_config(scenario, bugs)
     slack = opts.slack if opts.slack is not None else default_slack(opts.scale)
@@ -332,7 +360,7 @@ def run_live(
         missing_columns=scenario.missing_columns,
         redis_server=opts.redis_server,
     ) as cluster:
-        _Driver(cluster, scenario, history, opts.outage).run()
+        _Driver(cluster, scenario, history, opts.outage, cancel).run()
     history.info = replace(history.info, duration=scenario.duration)
     verdict = Checker(scenario.invariants).check(history)
     return RunResult(scenario, history, verdict)
