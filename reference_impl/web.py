@@ -237,8 +237,14 @@ class ScanApp:
         return state
 
     def worker_started(self) -> None:
-        """Called after the fork: build this worker's service and start its cleanup thread."""
-        self.state.start_cleanup()
+        """Called after the fork: build this worker's service and start its cleanup thread.
+
+        With a `state_dir`, the worker then leaves `ready-{pid}` there: up and serving.
+        """
+        state = self.state
+        state.start_cleanup()
+        if state.settings.state_dir is not None:
+            (Path(state.settings.state_dir) / f"ready-{state.pid}").touch()
 
     def worker_exiting(self) -> None:
         if self._state is not None and self._state.pid == os.getpid():

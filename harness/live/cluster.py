@@ -202,6 +202,7 @@ class LiveCluster:
             host="127.0.0.1",
             port=self.redis_port,
             timeout=START_TIMEOUT,
+            sleep=0.01,
             stdout=self._log("redis.out"),
         )
         self._start_redis_process()
@@ -240,6 +241,7 @@ class LiveCluster:
             url=f"{self.base_url}/health",
             method="GET",
             timeout=START_TIMEOUT,
+            sleep=0.02,
             envvars={SETTINGS_ENV: str(settings_path)},
             stop_signal=signal.SIGINT,
             stdout=self._log("gunicorn.out"),
@@ -339,7 +341,14 @@ class LiveCluster:
 
     def wait_for_workers(self, timeout: float = START_TIMEOUT) -> None:
         """Wait until the master runs its full count of workers (after a kill, the respawn)."""
-        self._wait_for(lambda: len(self.worker_pids()) == self.workers, "Gunicorn workers", timeout)
+
+        def ready() -> bool:
+            pids = self.worker_pids()
+            return len(pids) == self.workers and all(
+                (self.state_dir / f"ready-{pid}").exists() for pid in pids
+            )
+
+        self._wait_for(ready, "Gunicorn workers", timeout)
 
     def kill_worker(self, pid: int) -> None:
         """SIGKILL one worker: its memory and its request in flight are gone."""

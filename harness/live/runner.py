@@ -299,11 +299,12 @@ class _Driver:
             self.history.fault("worker-restart", now, now, str(pid))
 
     def _redis_down(self) -> None:
+        # The window opens before the fault is injected and closes once it is repaired.
+        self.outage_started = self._now()
         if self.outage == "pause":
             self.cluster.pause_redis()
         else:
             self.cluster.stop_redis()
-        self.outage_started = self._now()
 
     def _redis_up(self) -> None:
         if self.outage == "pause":
