@@ -225,7 +225,7 @@ class _Driver:
             and worker not in self.killed
             and ex.answered - ex.sent >= self.cfg.worker_timeout * 0.9
         ):
-            reply = replace(reply, status="lost", reason="worker timeout: killed by master")
+            reply = replace(reply, reason="worker timeout: killed by master")
             ex = replace(ex, reply=reply)
             with self.lock:
                 end = self.cluster.to_scenario_time(ex.answered)
