@@ -45,6 +45,8 @@ def test_a_live_verdict_that_differs_from_simulation_is_named() -> None:
     assert not result.passed
     assert "DIFFERS FROM SIMULATION: a / x" in format_live_gate(result)
     assert "- = not run" in format_matrix(differs)
+    assert "| ESCAPED" in format_matrix(differs)
+    assert "| not run" in format_matrix(differs, {"x": "cannot be reproduced live"})
 
 
 def test_plan_runs_claims_and_falls_back_to_what_simulation_caught() -> None:

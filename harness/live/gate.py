@@ -167,7 +167,7 @@ def format_live_gate(result: LiveGateResult) -> str:
         for v in run.verdict.violations:
             lines.append(f"       VIOLATION {v.invariant} at {v.at:.1f} s: {v.message}")
     lines += ["", "live kill matrix (each regression against the scenarios meant to catch it):"]
-    lines.append(format_matrix(result.live))
+    lines.append(format_matrix(result.live, result.not_reproducible))
     for bug, why in result.not_reproducible.items():
         lines.append(f"NOT REPRODUCIBLE LIVE: {bug}: {why}")
     for bug in result.live.escaped:
