@@ -289,7 +289,7 @@ class _Painter:
             )
 
 
-def _legend(fig: Figure, painter: _Painter) -> None:
+def _legend(fig: Figure, painter: _Painter, duration: float) -> None:
     """Two rows: what came back (the colours), then what the lines and marks mean."""
     seen = {op.reply.status for op in painter.history.ops if op.op != "start"}
     answers: list[Line2D | Patch] = [
@@ -304,17 +304,20 @@ def _legend(fig: Figure, painter: _Painter) -> None:
     marks: list[Line2D | Patch] = [
         Patch(color="#009E73", alpha=0.35, label="scan running (start call)"),
         Line2D([], [], color="#009E73", linestyle="--", label="scan complete"),
-        Line2D([], [], color="#555555", linestyle=":", label="TTL expiry"),
     ]
-    if len(painter.scans) == 1:
-        marks.append(
-            Patch(
-                facecolor=EXPIRED_COLOUR,
-                edgecolor="#DDDDDD",
-                hatch="//",
-                label="past TTL: 404 expected",
+    ttl = painter.history.info.timing.result_ttl
+    done = [s.completion() for s in painter.scans]
+    if any(d is not None and d + ttl <= duration for d in done):
+        marks.append(Line2D([], [], color="#555555", linestyle=":", label="TTL expiry"))
+        if len(painter.scans) == 1:
+            marks.append(
+                Patch(
+                    facecolor=EXPIRED_COLOUR,
+                    edgecolor="#DDDDDD",
+                    hatch="//",
+                    label="past TTL: 404 expected",
+                )
             )
-        )
     kinds = {f.fault for f in painter.history.faults}
     if "redis-outage" in kinds:
         marks.append(Patch(color=OUTAGE_COLOUR, alpha=0.45, label="Redis outage"))
@@ -409,7 +412,7 @@ def render_timeline(history: History, verdict: Verdict) -> TimelinePlot:
     ends = [op.end for op in history.ops] + [f.end for f in history.faults]
     duration = max([history.info.duration, *ends, 1.0])
     fig.suptitle(_title(history, verdict), fontsize=14, fontweight="bold", y=0.985)
-    _legend(fig, painter)
+    _legend(fig, painter, duration)
     zoom = _zoom_window(painter, duration)
     if zoom is None:
         main = fig.add_axes((0.06, 0.08, 0.92, 0.74))

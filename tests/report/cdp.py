@@ -107,9 +107,7 @@ class Browser:
         self.events.clear()
         self.send("Page.navigate", session, url=url)
         self.wait_event("Page.loadEventFired", session)
-        result = self.send(
-            "Runtime.evaluate", session, expression=expression, returnByValue=True
-        )
+        result = self.send("Runtime.evaluate", session, expression=expression, returnByValue=True)
         page = PageLoad(url, value=result.get("result", {}).get("value"))
         for event in self.events:
             if event.get("sessionId") != session:

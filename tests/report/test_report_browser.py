@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from cdp import Browser, chromium, chromium_or_skip
 
+from harness.report.files import write_run
 from harness.report.html import render_folder, write_report
 from harness.report.matrix import KillMatrix, MatrixCell
 from harness.report.rundir import RunRecord
 from harness.report.timeline import HEIGHT_PX, WIDTH_PX
-from harness.report.files import write_run
 
 #: what the page shows once loaded: every image's natural and displayed size, broken anchors
 PROBE = """(() => {
