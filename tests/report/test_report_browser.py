@@ -95,3 +95,13 @@ def test_the_browser_check_sees_a_broken_page(browser: Browser, tmp_path: Path) 
     assert page.failed_requests
     assert page.value["imgs"][0]["natural"] == [0, 0]
     assert page.value["broken"] == ["#nowhere"]
+
+
+def test_committed_example_opens_offline(browser: Browser) -> None:
+    example = Path(__file__).parents[2] / "reports" / "examples"
+    page = browser.load(
+        example / "post-completion-404-cleanup-ignores-redis" / "report.html", PROBE
+    )
+    assert page.errors == []
+    assert _self_contained(page.requests) == []
+    assert [i["natural"] for i in page.value["imgs"]] == [[WIDTH_PX, HEIGHT_PX]]
