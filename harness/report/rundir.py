@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from harness.checker import JUDGEMENTS, InvariantResult, LostByFault, Verdict, Violation
+from harness.checker import INVARIANTS, JUDGEMENTS, InvariantResult, LostByFault, Verdict, Violation
 from harness.history import History, HistoryFormatError
 
 HISTORY_FILE = "history.jsonl"
@@ -65,7 +65,9 @@ def verdict_from_json(data: dict[str, Any], source: str) -> tuple[Verdict, tuple
     """The verdict (and its judgement calls) from the object `write_run` stores in verdict.json."""
     results = []
     invariants = _field(data, "invariants", _dict, source)
-    for name, entry in invariants.items():
+    # verdict.json sorts its keys; show them in the checker's order, as a fresh run does
+    order = {name: i for i, name in enumerate(INVARIANTS)}
+    for name in sorted(invariants, key=lambda n: (order.get(n, len(order)), n)):
         where = f"{source}: invariants.{name}"
         entry = _field(invariants, name, _dict, f"{source}: invariants")
         results.append(

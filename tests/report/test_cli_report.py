@@ -20,12 +20,14 @@ def test_run_writes_report_and_report_rerenders_it(
     )
     assert {p.name for p in out.iterdir()} >= {"report.html", "timeline.png"}
     first = (out / "timeline.png").read_bytes()
+    page = (out / "report.html").read_text(encoding="utf-8")
     (out / "report.html").unlink()
     (out / "timeline.png").unlink()
     capsys.readouterr()
     assert main(["report", str(out)]) == 0
     assert f"wrote {out}/report.html" in capsys.readouterr().out
     assert (out / "timeline.png").read_bytes() == first
+    assert (out / "report.html").read_text(encoding="utf-8") == page  # same page from the files
     assert "11.9 s after the scan completed" in (out / "report.html").read_text(encoding="utf-8")
 
 
