@@ -105,10 +105,22 @@ def load_stats(history: History) -> LoadStats:
 def _nemesis(ax: Axes, history: History) -> None:
     for f in history.faults:
         if f.fault == "redis-outage":
-            ax.axvspan(f.start, max(f.end, f.start + 1e-3), color=OUTAGE_COLOUR, alpha=0.45)
+            end = max(f.end, f.start + 1e-3)
+            ax.axvspan(f.start, end, color=OUTAGE_COLOUR, alpha=0.45, zorder=0)
+            # hatched over the data too, so the window shows through a full stack of answers
+            ax.axvspan(
+                f.start,
+                end,
+                facecolor="none",
+                edgecolor="#C0392B",
+                hatch="//",
+                linewidth=0,
+                alpha=0.6,
+                zorder=3,
+            )
         else:
             style = "-." if f.fault == "drop-column" else "-"
-            ax.axvline(f.start, color="#222222", linestyle=style, linewidth=1.2)
+            ax.axvline(f.start, color="#222222", linestyle=style, linewidth=1.2, zorder=3)
 
 
 def render_load(history: History, stats: LoadStats | None = None) -> bytes:
@@ -126,13 +138,15 @@ def render_load(history: History, stats: LoadStats | None = None) -> bytes:
     lat = fig.add_axes((0.06, 0.08, 0.62, 0.36), sharex=rate)
     bars = fig.add_axes((0.76, 0.08, 0.22, 0.83))
     centres = [e + stats.bin_width / 2 for e in stats.edges]
-    if stats.throughput:
-        rate.stackplot(
-            centres,
-            *stats.throughput.values(),
-            labels=[STATUS_STYLE.get(s, ("", s))[1] for s in stats.throughput],
-            colors=[STATUS_STYLE.get(s, ("#777777", s))[0] for s in stats.throughput],
+    base = np.zeros(len(centres))
+    for status, series in stats.throughput.items():
+        colour, label = STATUS_STYLE.get(status, ("#777777", status))
+        top = base + np.array(series)
+        rate.fill_between(
+            centres, base, top, step="mid", color=colour, label=label, linewidth=0, zorder=1
         )
+        base = top
+    if stats.throughput:
         rate.legend(loc="upper left", fontsize=9, ncol=3)
     rate.set_ylabel("answers / s, by outcome")
     rate.set_title(f"throughput ({stats.bin_width:g} s bins)", loc="left", fontsize=11)
@@ -146,6 +160,7 @@ def render_load(history: History, stats: LoadStats | None = None) -> bytes:
     for ax in (rate, lat):
         _nemesis(ax, history)
         ax.grid(color="#EEEEEE")
+        ax.set_axisbelow(True)
     names = [s for s in STATUS_STYLE if s in stats.counts]
     bars.barh(
         names,

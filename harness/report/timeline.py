@@ -28,14 +28,14 @@ WIDTH_PX, HEIGHT_PX, DPI = 1600, 900, 100
 
 #: reply status -> (colour, legend label); colour-blind-safe hues, alarming ones warm
 STATUS_STYLE: dict[str, tuple[str, str]] = {
-    "scanning": ("#56B4E9", "scanning (202)"),
-    "complete": ("#009E73", "complete (200)"),
-    "partial": ("#8DB33A", "partial (200)"),
-    "failed": ("#8C564B", "failed (200)"),
-    "not_found": ("#D62728", "not_found (404)"),
-    "unavailable": ("#E69F00", "unavailable (503)"),
-    "bad_request": ("#999999", "bad_request (400)"),
-    "error": ("#9B30C8", "error (500)"),
+    "scanning": ("#56B4E9", "scanning (HTTP 202)"),
+    "complete": ("#009E73", "complete (HTTP 200)"),
+    "partial": ("#8DB33A", "partial (HTTP 200)"),
+    "failed": ("#8C564B", "failed (HTTP 200)"),
+    "not_found": ("#D62728", "not_found (HTTP 404)"),
+    "unavailable": ("#E69F00", "unavailable (HTTP 503)"),
+    "bad_request": ("#999999", "bad_request (HTTP 400)"),
+    "error": ("#9B30C8", "error (HTTP 500)"),
     "lost": ("#000000", "lost (no response)"),
 }
 OP_MARKER = {"status": "o", "latest": "s"}
