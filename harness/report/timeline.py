@@ -303,12 +303,21 @@ def _legend(fig: Figure, painter: _Painter, duration: float) -> None:
         )
     marks: list[Line2D | Patch] = [
         Patch(color="#009E73", alpha=0.35, label="scan running (start call)"),
-        Line2D([], [], color="#009E73", linestyle="--", label="scan complete"),
     ]
+    lines = len(painter.scans) <= MAX_SCAN_LINES
+    marks.append(
+        Line2D([], [], color="#009E73", linestyle="--", label="scan complete")
+        if lines
+        else Line2D([], [], marker="D", linestyle="", color="#009E73", label="scan complete")
+    )
     ttl = painter.history.info.timing.result_ttl
     done = [s.completion() for s in painter.scans]
     if any(d is not None and d + ttl <= duration for d in done):
-        marks.append(Line2D([], [], color="#555555", linestyle=":", label="TTL expiry"))
+        marks.append(
+            Line2D([], [], color="#555555", linestyle=":", label="TTL expiry")
+            if lines
+            else Line2D([], [], marker="|", linestyle="", color="#555555", label="TTL expiry")
+        )
         if len(painter.scans) == 1:
             marks.append(
                 Patch(
