@@ -38,8 +38,8 @@ def write_run(out: Path, history: History, verdict: Verdict, *, report: bool = T
     written = [history_path, verdict_path]
     if report:
         # imported here: matplotlib costs ~0.5 s to import, and only reports need it
-        from harness.report.html import REPORT_FILE, write_report
-        from harness.report.timeline import TIMELINE_FILE
+        from harness.report.embed import REPORT_FILE, TIMELINE_FILE
+        from harness.report.html import write_report
 
         write_report(out, history, verdict)
         written += [out / TIMELINE_FILE, out / REPORT_FILE]

@@ -19,6 +19,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from harness.checker import JUDGEMENTS, Verdict, Violation
 from harness.history import FaultEvent, History, Operation, RunInfo
+from harness.report.embed import REPORT_FILE, TIMELINE_FILE
 from harness.report.loadplot import (
     LOAD_HEIGHT_PX,
     LOAD_WIDTH_PX,
@@ -32,14 +33,11 @@ from harness.report.rundir import RunRecord, read_run, run_folders
 from harness.report.schedule import ShrunkSchedule, read_schedule
 from harness.report.timeline import (
     STATUS_STYLE,
-    TIMELINE_FILE,
     Mark,
     TimelinePlot,
     render_timeline,
     workers_of,
 )
-
-REPORT_FILE = "report.html"
 
 _ENV = Environment(
     loader=PackageLoader("harness.report", "templates"),

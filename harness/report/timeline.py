@@ -22,8 +22,8 @@ from matplotlib.patches import Patch
 from harness.checker import Verdict, Violation
 from harness.checker.model import Context, ScanFacts
 from harness.history import History
+from harness.report.embed import TIMELINE_FILE
 
-TIMELINE_FILE = "timeline.png"
 WIDTH_PX, HEIGHT_PX, DPI = 1600, 900, 100
 
 #: reply status -> (colour, legend label); colour-blind-safe hues, alarming ones warm
@@ -92,15 +92,6 @@ def workers_of(history: History) -> list[str]:
     if not names:
         names = {f"w{i}" for i in range(history.info.workers)}
     return sorted(names, key=_worker_key)
-
-
-def markdown_image(path: str = TIMELINE_FILE, scenario: str | None = None) -> str:
-    """The Markdown that embeds a timeline in a summary, e.g. `![timeline](timeline.png)`.
-
-    `path` is relative to the summary (`post-completion-404/timeline.png` in a gate folder).
-    """
-    alt = f"timeline of {scenario}" if scenario else "timeline"
-    return f"![{alt}]({path})"
 
 
 class _Painter:

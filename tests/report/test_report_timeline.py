@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from harness.checker import Checker
@@ -22,7 +21,6 @@ from harness.report.timeline import (
     STATUS_STYLE,
     WIDTH_PX,
     TimelinePlot,
-    markdown_image,
     render_timeline,
     workers_of,
 )
@@ -158,14 +156,3 @@ def test_empty_history_still_renders() -> None:
     history = History(RunInfo("empty", duration=10.0))
     plot = render_timeline(history, Checker().check(history))
     assert _image(plot).size == (WIDTH_PX, HEIGHT_PX)
-
-
-@pytest.mark.parametrize(
-    ("path", "scenario", "expected"),
-    [
-        ("timeline.png", None, "![timeline](timeline.png)"),
-        ("s/timeline.png", "s", "![timeline of s](s/timeline.png)"),
-    ],
-)
-def test_markdown_image(path: str, scenario: str | None, expected: str) -> None:
-    assert markdown_image(path, scenario) == expected
