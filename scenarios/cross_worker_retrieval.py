@@ -16,7 +16,10 @@ SCENARIO = Scenario(
     duration=345.0,
     steps=(
         Start(at=0.0, user="alice", scan="s1"),
-        Poll(scan="s1", start=1.0, until=345.0, every=1.0, fanout=3),
+        # Densely around completion and each restart, sparsely in between, densely at the TTL.
+        Poll(scan="s1", start=1.0, until=60.0, every=1.0, fanout=3),
+        Poll(scan="s1", start=61.0, until=315.0, every=3.0, fanout=3),
+        Poll(scan="s1", start=316.0, until=345.0, every=1.0, fanout=3),
         Latest(user="alice", start=2.0, until=320.0, every=5.0),
     ),
     faults=(

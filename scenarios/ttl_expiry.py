@@ -15,8 +15,14 @@ SCENARIO = Scenario(
     steps=(
         Start(at=0.0, user="alice", scan="s1"),
         Start(at=40.0, user="alice", scan="s2"),
-        Poll(scan="s1", start=1.0, until=420.0, every=2.0, fanout=3),
-        Poll(scan="s2", start=41.0, until=420.0, every=2.0, fanout=2),
+        # Every worker, sparsely through the TTL, densely across each expiry (s1 completes at
+        # about 28 s, s2 at about 68 s) and sparsely again once both are gone.
+        Poll(scan="s1", start=1.0, until=317.0, every=4.0, fanout=3),
+        Poll(scan="s1", start=318.0, until=350.0, every=1.0, fanout=3),
+        Poll(scan="s1", start=352.0, until=420.0, every=4.0, fanout=3),
+        Poll(scan="s2", start=41.0, until=357.0, every=4.0, fanout=2),
+        Poll(scan="s2", start=358.0, until=390.0, every=1.0, fanout=3),
+        Poll(scan="s2", start=392.0, until=420.0, every=4.0, fanout=3),
         Latest(user="alice", start=1.0, until=420.0, every=5.0, fanout=2),
     ),
     catches=("cleanup-ignores-redis", "short-lookup-ttl"),

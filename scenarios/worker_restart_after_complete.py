@@ -14,7 +14,8 @@ SCENARIO = Scenario(
     duration=330.0,
     steps=(
         Start(at=0.0, user="alice", scan="s1"),
-        Poll(scan="s1", start=1.0, until=325.0, every=1.0, fanout=2),
+        Poll(scan="s1", start=1.0, until=180.0, every=1.0, fanout=2),
+        Poll(scan="s1", start=182.0, until=325.0, every=3.0, fanout=2),
         Latest(user="alice", start=2.0, until=325.0, every=7.0),
     ),
     faults=(
