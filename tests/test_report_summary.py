@@ -7,12 +7,13 @@ from pathlib import Path
 
 from conftest import CliRun, run_cli
 
-from harness.checker import INVARIANTS, JUDGEMENTS
-from harness.history import History
+from harness.checker import INVARIANTS, JUDGEMENTS, InvariantResult, LostByFault, Verdict, Violation
+from harness.history import History, RunInfo
 from harness.report.files import write_run
+from harness.report.summary import run_summary
 from harness.runner import simulate
 from harness.scenario import available, load
-from reference_impl import BUGS
+from reference_impl import BUGS, Reply
 
 
 def test_failing_run_summary_shows_the_evidence_from_the_history(tmp_path: Path) -> None:
@@ -101,3 +102,35 @@ def test_gate_summary_has_the_matrix_checklist_and_command(full_gate: CliRun) ->
         .read_text()
         .startswith("# Verification summary: `many-users`: PASS")
     )
+
+
+def test_lost_by_fault_and_long_evidence_are_rendered() -> None:
+    history = History(RunInfo("synthetic", command="scanchaos run synthetic --seed 0"))
+    for i in range(8):
+        history.record(
+            "status",
+            user="alice",
+            worker=f"w{i % 3}",
+            start=float(i),
+            end=float(i) + 0.25,
+            reply=Reply("not_found", scan_id="ab" * 16),
+            scan_id="ab" * 16,
+            label="s1",
+        )
+    violation = Violation(
+        "reachable-until-expiry", "gone too early", 0.25, "ab" * 16, tuple(range(8)), 8, 1.5
+    )
+    lost = LostByFault("cd" * 16, 12.0, "completed while Redis was down")
+    verdict = Verdict(
+        [InvariantResult(n, True, int(n == "reachable-until-expiry")) for n in INVARIANTS],
+        [violation],
+        [lost],
+    )
+    summary = run_summary(history, verdict)
+    assert "### 1. `reachable-until-expiry` at 0.250 s, scan `" + "ab" * 16 + "`" in summary
+    assert "- first 1.500 s after the scan completed" in summary
+    assert "- first 5 shown; every evidence index is in verdict.json" in summary
+    assert "| #4 | status | alice | w1 | 4.000 s | 4.250 s | `abababababab` (s1) |" in summary
+    assert "| #5 |" not in summary
+    assert "## Lost by fault (listed, not violations)" in summary
+    assert f"- scan `{'cd' * 16}`: completed while Redis was down" in summary

@@ -137,10 +137,10 @@ def _violations(history: History, verdict: Verdict) -> list[str]:
     return lines
 
 
-def _lost(verdict: Verdict) -> list[str]:
+def _lost(verdict: Verdict, where: str = "") -> list[str]:
     if not verdict.lost_by_fault:
         return []
-    lines = ["## Lost by fault (listed, not violations)", ""]
+    lines = [f"## Lost by fault{where} (listed, not violations)", ""]
     lines += [f"- scan `{lost.scan_id}`: {lost.why}" for lost in verdict.lost_by_fault]
     return [*lines, ""]
 
@@ -316,7 +316,7 @@ def gate_summary(
             lines += [f"### Violations in `{run.scenario.name}` (fixed service)", ""]
             lines += _violations(run.history, run.verdict)
             lines += [f"Reproduce: `{run.history.info.command}`", ""]
-        lines += _lost(run.verdict)
+        lines += _lost(run.verdict, f" in `{run.scenario.name}`")
     lines += ["## Kill matrix", "", *matrix_table(result)]
     lines += _catches(result)
     lines += timeline_section(out)
