@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from harness.checker import Violation
 from harness.history import Operation
 from harness.runner import RunResult, simulate
-from harness.scenario import Scenario
+from harness.scenario import Latest, Poll, Scenario
 from reference_impl import BUGS
 
 
@@ -123,8 +123,6 @@ def _execute(job: _Job) -> _Done:
 
 def _cost(scenario: Scenario) -> float:
     """A rough guess of a run's cost (client requests), to start the longest runs first."""
-    from harness.scenario import Latest, Poll
-
     total = 0.0
     for step in scenario.steps:
         if isinstance(step, (Poll, Latest)):
@@ -137,7 +135,11 @@ def _run_all(jobs: list[_Job], processes: int) -> Iterator[_Done]:
         yield from map(_execute, jobs)
         return
     import multiprocess
+    from freezegun.api import freeze_factories
 
+    if freeze_factories:
+        # A pool started under an active freezegun hangs instead of failing.
+        raise RuntimeError("run_gate with jobs > 1 must not be called while time is frozen")
     # Longest first, one job at a time: the pool stays busy to the end.
     ordered = sorted(jobs, key=lambda j: -_cost(j.scenario))
     with multiprocess.Pool(processes=min(processes, len(jobs))) as pool:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from conftest import CliRun, run_cli
+from freezegun import freeze_time
 
 from harness.gate import format_matrix, run_gate
 from harness.scenario import available, load
@@ -113,3 +115,9 @@ def test_matrix_marks_claims_catches_and_misses() -> None:
     assert any(line.startswith("orphaned-scan") and "  . | ESCAPED" in line for line in lines)
     assert "1/2 planted regressions caught" in table
     assert "S1   user-isolation" in table
+
+
+def test_a_pool_is_refused_under_a_frozen_clock() -> None:
+    scenarios = [load("user-isolation")[0]]
+    with freeze_time("2030-01-01"), pytest.raises(RuntimeError, match="time is frozen"):
+        run_gate(scenarios, bugs=("no-user-scope",), jobs=2)
