@@ -28,9 +28,9 @@ def _steps() -> tuple[Step, ...]:
     for i in range(USERS):
         user, scan, at = f"user{i:02d}", f"u{i:02d}", float(3 * i)
         steps.append(Start(at=at, user=user, scan=scan))
-        steps.append(Poll(scan=scan, start=at + 1.0 + (i % 3) * 0.3, until=DURATION, every=3.0))
+        steps.append(Poll(scan=scan, start=at + 1.0 + (i % 3) * 0.3, until=DURATION, every=5.0))
         if i % 4 == 0:
-            steps.append(Latest(user=user, start=at + 2.0, until=DURATION, every=6.0))
+            steps.append(Latest(user=user, start=at + 2.0, until=DURATION, every=10.0))
         if i % 7 == 3:
             # a foreign id, probed while it runs and after
             steps.append(
