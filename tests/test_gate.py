@@ -121,3 +121,31 @@ def test_a_pool_is_refused_under_a_frozen_clock() -> None:
     scenarios = [load("user-isolation")[0]]
     with freeze_time("2030-01-01"), pytest.raises(RuntimeError, match="time is frozen"):
         run_gate(scenarios, bugs=("no-user-scope",), jobs=2)
+
+
+def test_a_scenario_failing_on_the_fixed_service_fails_the_gate(tmp_path: Path) -> None:
+    # A deployment whose budget outlasts the worker timeout: the fixed code, misconfigured.
+    scenario = tmp_path / "misconfigured.py"
+    scenario.write_text(
+        "from harness.scenario import Poll, Scenario, Start\n"
+        "from reference_impl import ServiceConfig, StrategyProfile\n"
+        "SCENARIO = Scenario(\n"
+        '    name="misconfigured", description="budget longer than the worker timeout",\n'
+        "    duration=240.0,\n"
+        "    config=ServiceConfig(scan_budget=200.0, worker_timeout=180.0),\n"
+        "    profile=StrategyProfile(hang=frozenset({3})),\n"
+        '    steps=(Start(at=0.0, user="alice", scan="s1"),\n'
+        '           Poll(scan="s1", start=1.0, until=240.0, every=5.0)),\n'
+        '    catches=("no-user-scope",),\n'
+        ")\n"
+    )
+    run = run_cli(["gate", "--scenario", str(scenario), "--jobs", "1"], tmp_path / "out")
+    assert run.code == 1
+    assert "[FAIL] misconfigured (fixed service)" in run.out
+    assert "VIOLATION saved-before-timeout" in run.out
+    summary = (tmp_path / "out" / "summary.md").read_text()
+    assert "- fixed service: 0/1 scenarios pass (**failing: misconfigured**)" in summary
+    assert "### Violations in `misconfigured` (fixed service)" in summary
+    assert "`saved-before-timeout`" in summary
+    assert "| start | alice |" in summary
+    assert f"Reproduce: `scanchaos run {scenario} --seed 0`" in summary

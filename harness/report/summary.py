@@ -75,9 +75,10 @@ def evidence_row(op: Operation) -> tuple[str, ...]:
 
 
 def _violation_lines(
-    number: int, v: Violation, ops: dict[int, Operation], rows: int = EVIDENCE_ROWS
+    number: int, v: Violation, ops: dict[int, Operation], level: str = "###"
 ) -> list[str]:
-    head = f"### {number}. `{v.invariant}` at {v.at:.3f} s"
+    rows = EVIDENCE_ROWS
+    head = f"{level} {number}. `{v.invariant}` at {v.at:.3f} s"
     if v.scan_id:
         head += f", scan `{v.scan_id}`"
     lines = [head, "", v.message, ""]
@@ -129,11 +130,11 @@ def _faults(history: History) -> list[str]:
     return [*_table(("fault", "target", "from", "to"), rows), ""]
 
 
-def _violations(history: History, verdict: Verdict) -> list[str]:
+def _violations(history: History, verdict: Verdict, level: str = "###") -> list[str]:
     ops = {op.index: op for op in history.ops}
     lines: list[str] = []
     for number, v in enumerate(verdict.violations, start=1):
-        lines += _violation_lines(number, v, ops)
+        lines += _violation_lines(number, v, ops, level)
     return lines
 
 
@@ -314,7 +315,7 @@ def gate_summary(
     for run in result.baseline:
         if not run.verdict.passed:
             lines += [f"### Violations in `{run.scenario.name}` (fixed service)", ""]
-            lines += _violations(run.history, run.verdict)
+            lines += _violations(run.history, run.verdict, "####")
             lines += [f"Reproduce: `{run.history.info.command}`", ""]
         lines += _lost(run.verdict, f" in `{run.scenario.name}`")
     lines += ["## Kill matrix", "", *matrix_table(result)]
