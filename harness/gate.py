@@ -12,6 +12,8 @@ started under an active freezegun hangs (see FIELD-NOTES).
 from __future__ import annotations
 
 import os
+import signal
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -130,6 +132,17 @@ def _cost(scenario: Scenario) -> float:
     return total
 
 
+def _worker_init() -> None:
+    # Ctrl-C reaches the whole process group: the parent handles it and ends the pool, so the
+    # workers ignore it rather than each print a traceback; SIGTERM (pool.terminate) ends them.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def _run_all(jobs: list[_Job], processes: int) -> Iterator[_Done]:
     if processes <= 1 or len(jobs) <= 1:
         yield from map(_execute, jobs)
@@ -142,8 +155,18 @@ def _run_all(jobs: list[_Job], processes: int) -> Iterator[_Done]:
         raise RuntimeError("run_gate with jobs > 1 must not be called while time is frozen")
     # Longest first, one job at a time: the pool stays busy to the end.
     ordered = sorted(jobs, key=lambda j: -_cost(j.scenario))
-    with multiprocess.Pool(processes=min(processes, len(jobs))) as pool:
-        yield from pool.imap_unordered(_execute, ordered, chunksize=1)
+    main = threading.current_thread() is threading.main_thread()
+    # A CI job cancelled with SIGTERM must not leave workers behind: leaving the `with` block
+    # through the exception terminates the pool.
+    previous = signal.signal(signal.SIGTERM, _interrupted) if main else None
+    try:
+        with multiprocess.Pool(
+            processes=min(processes, len(jobs)), initializer=_worker_init
+        ) as pool:
+            yield from pool.imap_unordered(_execute, ordered, chunksize=1)
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def default_jobs() -> int:
