@@ -224,3 +224,8 @@ def test_unknown_scenario_name(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "no-such-scenario"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("scanchaos: error: no-such-scenario: unknown scenario; known: ")
+
+
+def test_gate_refuses_a_job_count_below_one(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["gate", "--jobs", "0"]) == 2
+    assert capsys.readouterr().err == "scanchaos: error: --jobs: must be at least 1, got 0\n"
