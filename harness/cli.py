@@ -10,6 +10,7 @@ import argparse
 import signal
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
@@ -64,14 +65,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     _mode_arguments(gate)
     gate.add_argument(
-        "--jobs", type=int, default=2, help="live: clusters run side by side (default 2)"
+        "--jobs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="worker processes for the runs (default: one per CPU; 1 runs in this process); "
+        "live: clusters run side by side (default 2)",
     )
 
     report = sub.add_parser(
         "report",
         help="re-render report.html and timeline.png from a run (or gate) folder",
         description="Re-render report.html and timeline.png from a run folder's history.jsonl "
-        "and verdict.json (a gate folder: every scenario's, and the gate page with matrix.json).",
+        "and verdict.json (a gate folder: every scenario's, and the gate page with gate.json).",
     )
     report.add_argument("folder", type=Path, help="a run folder or a gate folder")
 
@@ -132,16 +138,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
     bugs = tuple(sorted(validate_bugs(args.bug)))
     scenario, _ = load(args.scenario)
     options = _live_options(args)
+    began = time.perf_counter()
     if args.mode == "live":
         from harness.live.runner import run_live
 
         result = run_live(scenario, bugs=bugs, seed=args.seed, options=options, ref=args.scenario)
     else:
         result = simulate(scenario, bugs=bugs, seed=args.seed, ref=args.scenario)
+    seconds = time.perf_counter() - began
     out = args.out or default_out_dir(scenario.name + "".join(f"-{b}" for b in bugs))
-    written = write_run(out, result.history, result.verdict)
+    written = write_run(
+        out, result.history, result.verdict, description=scenario.description, seconds=seconds
+    )
     print(format_run(result.history, result.verdict))
-    print(f"wrote {', '.join(str(p) for p in written)}")
+    print(f"wrote {out}/: {', '.join(p.name for p in written)}")
     return EXIT_PASS if result.verdict.passed else EXIT_VIOLATION
 
 
@@ -151,13 +161,22 @@ def _cmd_gate_live(args: argparse.Namespace, scenarios: list[Scenario]) -> int:
     from harness.report.html import render_folder
     from harness.report.matrix import KillMatrix
 
-    result = run_live_gate(scenarios, seed=args.seed, options=_live_options(args), jobs=args.jobs)
+    options = _live_options(args)
+    result = run_live_gate(scenarios, seed=args.seed, options=options, jobs=args.jobs or 2)
     out = args.out or default_out_dir("gate-live")
     for run in result.live.baseline:
-        write_run(out / run.scenario.name, run.history, run.verdict, report=False)
+        write_run(
+            out / run.scenario.name,
+            run.history,
+            run.verdict,
+            description=run.scenario.description,
+            report=False,
+        )
     for (name, bug), run in result.runs.items():
         write_run(out / "regressions" / f"{name}--{bug}", run.history, run.verdict)
-    print(format_live_gate(result))
+    summary = format_live_gate(result)
+    print(summary)
+    (out / "summary.txt").write_text(summary + "\n", encoding="utf-8")
     KillMatrix.from_gate(result.live).write(out)
     render_folder(out)
     print(f"wrote {out} (open {out}/report.html; regression runs in {out}/regressions)")
@@ -165,20 +184,28 @@ def _cmd_gate_live(args: argparse.Namespace, scenarios: list[Scenario]) -> int:
 
 
 def _cmd_gate(args: argparse.Namespace) -> int:
-    from harness.gate import format_matrix, run_gate
-    from harness.report import default_out_dir, write_run
-    from harness.report.html import render_folder
-    from harness.report.matrix import KillMatrix
+    from harness.gate import default_jobs, format_matrix, run_gate
+    from harness.report import default_out_dir, write_gate
 
+    if args.jobs is not None and args.jobs < 1:
+        raise BadInput(f"--jobs: must be at least 1, got {args.jobs}")
     names = args.scenario or list(available())
-    scenarios = [load(name)[0] for name in names]
+    # Every scenario is loaded and validated before anything runs.
+    loaded = [load(name) for name in names]
+    refs: dict[str, str] = {}
+    for name, (scenario, source) in zip(names, loaded, strict=True):
+        if scenario.name in refs:
+            raise BadInput(f"{source}: name: scenario name {scenario.name!r} is used twice")
+        refs[scenario.name] = name
+    scenarios = [scenario for scenario, _ in loaded]
     if args.mode == "live":
         return _cmd_gate_live(args, scenarios)
     _live_options(args)
-    result = run_gate(scenarios, seed=args.seed)
+    jobs = args.jobs or default_jobs()
+    result = run_gate(scenarios, seed=args.seed, refs=refs, jobs=jobs)
     out = args.out or default_out_dir("gate")
+    write_gate(out, result, refs=refs, all_scenarios=not args.scenario)
     for baseline in result.baseline:
-        write_run(out / baseline.scenario.name, baseline.history, baseline.verdict, report=False)
         mark = "ok  " if baseline.verdict.passed else "FAIL"
         print(f"[{mark}] {baseline.scenario.name} (fixed service)")
         for v in baseline.verdict.violations:
@@ -187,12 +214,12 @@ def _cmd_gate(args: argparse.Namespace) -> int:
     print(format_matrix(result))
     for bug in result.escaped:
         print(f"ESCAPED: planted regression {bug!r} is caught by no scenario")
-    for scenario, bug in result.unmet_claims:
-        print(f"UNMET CLAIM: scenario {scenario!r} claims to catch {bug!r} but does not")
+    for scenario_name, bug in result.unmet_claims:
+        print(f"UNMET CLAIM: scenario {scenario_name!r} claims to catch {bug!r} but does not")
+    runs = len(result.baseline) + len(result.cells)
+    print(f"{runs} runs in {result.seconds:.1f} s on {result.jobs} process(es)")
     print("GATE PASS" if result.passed else "GATE FAIL")
-    KillMatrix.from_gate(result).write(out)
-    render_folder(out)
-    print(f"wrote {out} (open {out}/report.html)")
+    print(f"wrote {out}/: summary.md, report.html, junit.xml, gate.json, one folder per scenario")
     return EXIT_PASS if result.passed else EXIT_VIOLATION
 
 

@@ -14,6 +14,19 @@ A scenario script is a module that exports one `SCENARIO`:
 
 Times are scenario seconds. Polls go through the load balancer (a free worker answers) unless
 pinned with `worker=`; `fanout=N` sends N concurrent requests per round.
+
+Steps (`steps=`): `Start` (a user starts a scan, named in the scenario), `Poll` (status of a
+named scan, repeated; `user=` another user to probe isolation), `Latest` (a user's latest
+scan, repeated). Faults (`faults=`): `RestartWorker` (by index, or the worker running a named
+scan at that moment), `RedisOutage` (a window), `DropColumn` (an optional column disappears);
+`missing_columns=` lacks columns from the start and `profile=StrategyProfile(hang=...)` makes
+strategies hang. `invariants=` limits the check (all by default) and `catches=` names the planted
+regressions the scenario is meant to catch: the gate fails if it does not catch one of them.
+
+Scenarios are meant to run unchanged in live mode too, where a request cannot be aimed at a
+worker: prefer polls and starts through the balancer and aim faults with `RestartWorker(scan=)`
+or a worker index. `load()` refuses a scenario that cannot run (`validate`), with one line
+naming the file and the field.
 """
 
 from __future__ import annotations
@@ -22,6 +35,7 @@ import importlib
 import importlib.util
 import math
 import pkgutil
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,6 +114,8 @@ Fault = RestartWorker | RedisOutage | DropColumn
 
 @dataclass(frozen=True)
 class Scenario:
+    """A scenario: steps and faults at scenario times, the invariants to check, its claims."""
+
     name: str
     description: str
     duration: float
@@ -125,8 +141,24 @@ def _times(obj: Step | Fault) -> list[tuple[str, float]]:
     return [(n, getattr(obj, n)) for n in names if hasattr(obj, n)]
 
 
+_STEP_TYPES: tuple[type, ...] = (Start, Poll, Latest)
+_FAULT_TYPES: tuple[type, ...] = (RestartWorker, RedisOutage, DropColumn)
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+
+
+def _kind(item: object) -> str:
+    return repr(item) if isinstance(item, str) else type(item).__name__
+
+
 def validate(scenario: Scenario, source: str) -> None:
-    """Refuse a scenario that cannot run, with one line naming `source` and the field."""
+    """Refuse a scenario that cannot run, with one line naming `source` and the field.
+
+    Checked: the scenario's name, duration and worker count; invariant names, planted
+    regression names (`catches`) and optional column names; every step and fault is of a known
+    kind and in its list (steps: Start, Poll, Latest; faults: RestartWorker, RedisOutage,
+    DropColumn); no time is negative or after the scenario ends; worker indices are in range;
+    every scan a step or fault names is started exactly once; hanging strategies exist.
+    """
     from harness.checker import INVARIANTS
 
     def fail(fld: str, message: str) -> ScenarioError:
@@ -136,10 +168,26 @@ def validate(scenario: Scenario, source: str) -> None:
         raise fail(
             "SCENARIO", f"must be a harness.scenario.Scenario, not {type(scenario).__name__}"
         )
-    if not math.isfinite(scenario.duration) or scenario.duration <= 0:
+    if not isinstance(scenario.name, str) or not _NAME.match(scenario.name):
+        raise fail(
+            "name",
+            f"must be lower-case letters, digits and dashes (it names files), got "
+            f"{scenario.name!r}",
+        )
+    if (
+        not isinstance(scenario.duration, (int, float))
+        or not math.isfinite(scenario.duration)
+        or scenario.duration <= 0
+    ):
         raise fail("duration", f"must be a positive number of seconds, got {scenario.duration}")
-    if scenario.workers < 1:
+    if not isinstance(scenario.workers, int) or scenario.workers < 1:
         raise fail("workers", f"must be at least 1, got {scenario.workers}")
+    for fld in ("invariants", "catches", "missing_columns"):
+        value = getattr(scenario, fld)
+        if value is not None and not isinstance(value, (tuple, list, frozenset, set)):
+            raise fail(fld, f"must be a tuple of names, not a {type(value).__name__}")
+    if scenario.invariants is not None and not scenario.invariants:
+        raise fail("invariants", "give at least one invariant (or leave it None for all)")
     for name in scenario.invariants or ():
         if name not in INVARIANTS:
             raise fail("invariants", f"unknown invariant {name!r}; known: {', '.join(INVARIANTS)}")
@@ -149,46 +197,66 @@ def validate(scenario: Scenario, source: str) -> None:
     for name in scenario.missing_columns:
         if name not in OPTIONAL_COLUMNS:
             raise fail("missing_columns", f"{name!r} is not an optional column")
+    for index in sorted(scenario.profile.hang):
+        if not 0 <= index < scenario.config.strategies:
+            raise fail(
+                "profile.hang",
+                f"strategy index {index} is out of range "
+                f"(the scan runs {scenario.config.strategies}: 0-{scenario.config.strategies - 1})",
+            )
+    for i, step in enumerate(scenario.steps):
+        if not isinstance(step, _STEP_TYPES):
+            known = ", ".join(t.__name__ for t in _STEP_TYPES)
+            raise fail(f"steps[{i}]", f"unknown step {_kind(step)}; known: {known}")
+    for i, fault in enumerate(scenario.faults):
+        if not isinstance(fault, _FAULT_TYPES):
+            known = ", ".join(t.__name__ for t in _FAULT_TYPES)
+            raise fail(f"faults[{i}]", f"unknown fault {_kind(fault)}; known: {known}")
     labels: dict[str, Start] = {}
     items: list[tuple[str, Step | Fault]] = [
         (f"steps[{i}]", s) for i, s in enumerate(scenario.steps)
     ] + [(f"faults[{i}]", f) for i, f in enumerate(scenario.faults)]
     for where, item in items:
-        if not isinstance(item, (Start, Poll, Latest, RestartWorker, RedisOutage, DropColumn)):
-            raise fail(where, f"unknown step or fault {type(item).__name__}")
         for attr, value in _times(item):
-            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            if (
+                not isinstance(value, (int, float))
+                or isinstance(value, bool)
+                or not math.isfinite(value)
+                or value < 0
+            ):
                 raise fail(f"{where}.{attr}", f"must be a non-negative number, got {value!r}")
-        if getattr(item, "at", 0) > scenario.duration:
-            raise fail(
-                f"{where}.at",
-                f"{item.at} is after the scenario ends at "  # type: ignore[union-attr]
-                f"{scenario.duration}",
-            )
+        for attr in ("at", "start", "until"):
+            value = getattr(item, attr, None)
+            if value is not None and value > scenario.duration:
+                raise fail(
+                    f"{where}.{attr}",
+                    f"{value} is after the scenario ends at {scenario.duration}",
+                )
         if isinstance(item, (Poll, Latest)):
             if item.every <= 0:
                 raise fail(f"{where}.every", f"must be positive, got {item.every}")
             if item.until < item.start:
                 raise fail(f"{where}.until", f"{item.until} is before start {item.start}")
-            if item.start > scenario.duration:
-                raise fail(
-                    f"{where}.start",
-                    f"{item.start} is after the scenario ends at {scenario.duration}",
-                )
-            if item.fanout < 1:
+            if not isinstance(item.fanout, int) or item.fanout < 1:
                 raise fail(f"{where}.fanout", f"must be at least 1, got {item.fanout}")
         if isinstance(item, RedisOutage):
             if item.duration <= 0:
                 raise fail(f"{where}.duration", f"must be positive, got {item.duration}")
             if item.at + item.duration > scenario.duration:
-                raise fail(f"{where}.duration", "the outage outlasts the scenario")
+                raise fail(
+                    f"{where}.duration",
+                    f"the outage ends at {item.at + item.duration}, after the scenario ends at "
+                    f"{scenario.duration}",
+                )
         if isinstance(item, DropColumn) and item.column not in OPTIONAL_COLUMNS:
             raise fail(
                 f"{where}.column",
                 f"{item.column!r} is not an optional column ({', '.join(OPTIONAL_COLUMNS)})",
             )
         worker = getattr(item, "worker", None)
-        if worker is not None and not 0 <= worker < scenario.workers:
+        if worker is not None and (
+            not isinstance(worker, int) or not 0 <= worker < scenario.workers
+        ):
             raise fail(
                 f"{where}.worker",
                 f"worker index {worker} is out of range "

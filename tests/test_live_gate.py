@@ -44,7 +44,7 @@ def test_a_live_verdict_that_differs_from_simulation_is_named() -> None:
     result = LiveGateResult(differs, sim, [mismatch])
     assert not result.passed
     assert "DIFFERS FROM SIMULATION: a / x" in format_live_gate(result)
-    assert "- = not run" in format_matrix(differs)
+    assert "- not run" in format_matrix(differs)
     assert "| ESCAPED" in format_matrix(differs)
     assert "| not run" in format_matrix(differs, {"x": "cannot be reproduced live"})
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from harness.gate import Cell, GateResult, run_gate
+from harness.gate import Cell, GateResult, default_jobs, run_gate
 from harness.live.runner import LiveOptions, RunCancelled, run_live
 from harness.runner import RunResult
 from harness.scenario import Scenario
@@ -96,7 +96,7 @@ def run_live_gate(
     """Run the simulation gate, then the live runs it implies, `jobs` clusters at a time."""
     chosen = tuple(bugs) if bugs is not None else tuple(BUGS)
     options = options or LiveOptions()
-    sim = run_gate(scenarios, seed=seed, bugs=chosen)
+    sim = run_gate(scenarios, seed=seed, bugs=chosen, jobs=default_jobs())
     limited = {b: why for b, why in live_limits(options).items() if b in chosen}
     live_bugs = [b for b in chosen if b not in limited]
     jobs_list: list[tuple[int, str | None]] = [(i, None) for i in range(len(scenarios))]

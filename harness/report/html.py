@@ -3,7 +3,7 @@
 The page needs nothing but itself: images are inlined as base64 PNG, the CSS is inline, there is
 no script. It renders from a `History` and its `Verdict`, so a folder copied from CI renders the
 same here (`scanchaos report DIR`). Optional sections appear when their data exists: the kill
-matrix (`matrix.json`, see `harness.report.matrix`), throughput and latency for load runs
+matrix (`gate.json`, see `harness.report.matrix`), throughput and latency for load runs
 (`harness.report.loadplot`), the explorer's shrunk schedule (`harness.report.schedule`).
 """
 
@@ -260,7 +260,7 @@ def _violation_view(number: int, v: Violation, by_index: dict[int, Operation]) -
 def render_html(runs: Sequence[RunView], *, title: str, matrix: KillMatrix | None = None) -> str:
     """The page for `runs`; a gate page (several runs) may carry the kill matrix.
 
-    `matrix` is optional: any `KillMatrix` (from `KillMatrix.from_gate` or `matrix.json`).
+    `matrix` is optional: any `KillMatrix` (from `KillMatrix.from_gate` or `gate.json`).
     """
     gate_passed = bool(
         matrix is not None

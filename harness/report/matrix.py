@@ -1,14 +1,17 @@
-"""The gate's kill matrix as data a report can render, and its file `matrix.json`.
+"""The gate's kill matrix as data a report can render, and its file `gate.json`.
 
-`matrix.json` (in a gate folder, beside one run folder per scenario):
+`gate.json` (in a gate folder, beside one run folder per scenario):
 
     {"seed": 0,
      "scenarios": ["post-completion-404", ...],
      "bugs": ["cleanup-ignores-redis", ...],
-     "cells": [{"scenario": "...", "bug": "...", "caught": true, "violated": ["..."]}, ...],
-     "claims": {"post-completion-404": ["cleanup-ignores-redis"], ...}}
+     "cells": [{"scenario": "...", "bug": "...", "caught": true, "violated": ["..."],
+                "command": "scanchaos run ..."}, ...],
+     "claims": {"post-completion-404": ["cleanup-ignores-redis"], ...},
+     "passed": true, "escaped": [], "unmet_claims": [], "broken_baseline": []}
 
-`claims` is optional (which planted regressions each scenario says it catches).
+`claims` is optional (which planted regressions each scenario says it catches); the gate's own
+verdict fields (`passed` and after) are written by the gate and not needed to render the matrix.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from harness.report.rundir import ReportInputError, read_json
 if TYPE_CHECKING:
     from harness.gate import GateResult
 
-MATRIX_FILE = "matrix.json"
+MATRIX_FILE = "gate.json"
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,8 @@ class MatrixCell:
     bug: str
     caught: bool
     violated: tuple[str, ...] = ()
+    #: the command that reproduces this cell
+    command: str = ""
 
 
 @dataclass
@@ -50,7 +55,9 @@ class KillMatrix:
             seed=result.seed,
             scenarios=result.scenarios,
             bugs=result.bugs,
-            cells=[MatrixCell(c.scenario, c.bug, c.caught, c.violated) for c in result.cells],
+            cells=[
+                MatrixCell(c.scenario, c.bug, c.caught, c.violated, c.command) for c in result.cells
+            ],
             claims=dict(result.claims),
         )
 
@@ -80,15 +87,25 @@ class KillMatrix:
                     "bug": c.bug,
                     "caught": c.caught,
                     "violated": list(c.violated),
+                    "command": c.command,
                 }
                 for c in self.cells
             ],
             "claims": {s: list(b) for s, b in self.claims.items()},
         }
 
-    def write(self, folder: Path) -> Path:
+    def write(self, folder: Path, *, verdict: GateResult | None = None) -> Path:
+        """Write `gate.json`; with the gate's `verdict`, its pass/fail fields too."""
+        data = self.to_json()
+        if verdict is not None:
+            data |= {
+                "passed": verdict.passed,
+                "escaped": verdict.escaped,
+                "broken_baseline": verdict.broken_baseline,
+                "unmet_claims": [list(pair) for pair in verdict.unmet_claims],
+            }
         path = folder / MATRIX_FILE
-        path.write_text(json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n", "utf-8")
+        path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", "utf-8")
         return path
 
     @classmethod
@@ -100,6 +117,7 @@ class KillMatrix:
                     str(c["bug"]),
                     bool(c["caught"]),
                     tuple(str(v) for v in c.get("violated", ())),
+                    str(c.get("command", "")),
                 )
                 for c in data["cells"]
             ]

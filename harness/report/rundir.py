@@ -1,7 +1,7 @@
 """Reading a run folder back: `history.jsonl` and `verdict.json`, as a CI artefact leaves them.
 
 A run folder is what `write_run` writes. A gate folder holds one run folder per scenario (and may
-hold a `matrix.json`, see `harness.report.matrix`). Every malformed file is refused with one
+hold a `gate.json`, see `harness.report.matrix`). Every malformed file is refused with one
 `ReportInputError` line naming the file and the field.
 """
 

@@ -26,11 +26,11 @@ def test_from_gate_round_trips(tmp_path: Path) -> None:
 
 def test_absent_and_malformed(tmp_path: Path) -> None:
     assert KillMatrix.read(tmp_path) is None
-    (tmp_path / "matrix.json").write_text('{"scenarios": [], "bugs": []}', encoding="utf-8")
-    with pytest.raises(ReportInputError, match=re.escape("matrix.json: field 'cells' is missing")):
+    (tmp_path / "gate.json").write_text('{"scenarios": [], "bugs": []}', encoding="utf-8")
+    with pytest.raises(ReportInputError, match=re.escape("gate.json: field 'cells' is missing")):
         KillMatrix.read(tmp_path)
-    (tmp_path / "matrix.json").write_text(
+    (tmp_path / "gate.json").write_text(
         '{"scenarios": [], "bugs": [], "cells": [1]}', encoding="utf-8"
     )
-    with pytest.raises(ReportInputError, match=re.escape("matrix.json: malformed kill matrix")):
+    with pytest.raises(ReportInputError, match=re.escape("gate.json: malformed kill matrix")):
         KillMatrix.read(tmp_path)
