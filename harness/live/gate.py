@@ -16,6 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from harness.gate import Cell, GateResult, default_jobs, run_gate
+from harness.live.redis_server import find_redis_server
 from harness.live.runner import LiveOptions, RunCancelled, run_live
 from harness.runner import RunResult
 from harness.scenario import Scenario
@@ -96,6 +97,7 @@ def run_live_gate(
     """Run the simulation gate, then the live runs it implies, `jobs` clusters at a time."""
     chosen = tuple(bugs) if bugs is not None else tuple(BUGS)
     options = options or LiveOptions()
+    find_redis_server(options.redis_server)  # refuse at once, before the simulated gate runs
     sim = run_gate(scenarios, seed=seed, bugs=chosen, jobs=default_jobs())
     limited = {b: why for b, why in live_limits(options).items() if b in chosen}
     live_bugs = [b for b in chosen if b not in limited]
