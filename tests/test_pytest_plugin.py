@@ -66,9 +66,12 @@ def test_a_failing_test_still_stops_its_live_cluster(
     assert alive == []
 
 
-def test_live_fixture_fails_in_ci_without_redis(pytester: pytest.Pytester) -> None:
+def test_live_fixture_fails_in_ci_without_redis(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pytester.makepyfile("def test_live(redis_server_binary):\n    pass\n")
     missing = str(pytester.path / "no-redis-server")
+    monkeypatch.delenv("CI", raising=False)
     result = pytester.runpytest_subprocess("--redis-server", missing, "-p", "no:cacheprovider")
     result.assert_outcomes(skipped=1)
     with pytest.MonkeyPatch.context() as mp:
