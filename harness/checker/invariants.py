@@ -244,13 +244,21 @@ def saved_before_timeout(ctx: Context) -> list[Violation]:
         op = facts.start_op
         if op is None:
             continue
-        killed = op.reply.status in ("error", "lost") and (
-            op.end - op.start >= t.worker_timeout - t.slack
+        # The worker timeout runs from when a worker took the request; a request queued behind
+        # another one was sent earlier. The service's own start time says when it began.
+        began = min(
+            (o.reply.started_at for o in facts.ops if o.reply.started_at is not None),
+            default=op.start,
+        )
+        killed = (
+            op.reply.status in ("error", "lost")
+            and op.end - began >= t.worker_timeout - t.slack
+            and not ctx.restarted(op.worker, op.end)
         )
         late = (
             op.reply.terminal
             and op.reply.finished_at is not None
-            and op.reply.finished_at - op.start > t.worker_timeout + t.slack
+            and op.reply.finished_at - began > t.worker_timeout + t.slack
         )
         if killed or late:
             message = (

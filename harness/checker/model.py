@@ -128,6 +128,12 @@ class Context:
             if f.fault != "redis-outage"
         )
 
+    def restarted(self, worker: str, at: float) -> bool:
+        """Was `worker` restarted by a declared fault at `at` (within the clock slack)?"""
+        return any(
+            r.target == worker and abs(r.start - at) <= self.timing.slack for r in self.restarts
+        )
+
     def redis_fault_seconds(self, start: float, end: float) -> float:
         grace = self.timing.fault_grace
         return sum(
