@@ -57,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
             row = (
                 f"{statistics.median(times):.1f} | {max(times):.1f} | "
                 f"{statistics.median(counts):.0f} | "
-                f"{statistics.median(lengths):.0f} / {max(lengths)} | {', '.join(sorted(invariants))}"
+                f"{statistics.median(lengths):.0f} / {max(lengths)} | "
+                f"{', '.join(sorted(invariants))}"
             )
         else:
             row = "- | - | - | - | -"

@@ -67,7 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     explore.add_argument("--budget", type=float, default=60.0, help="seconds of exploration")
     explore.add_argument("--jobs", type=int, default=1, help="processes, each with its own seed")
     explore.add_argument("--seed", type=int, default=0)
-    explore.add_argument("--out", type=Path, help="output folder (default: a new one in reports/runs)")
+    explore.add_argument(
+        "--out", type=Path, help="output folder (default: a new one in reports/runs)"
+    )
 
     sub.add_parser("list", help="list scenarios, planted regressions and invariants")
     return parser

@@ -166,7 +166,7 @@ def terminates(ctx: Context) -> list[Violation]:
     t = ctx.timing
     found: list[Violation] = []
     for facts in ctx.scans.values():
-        started = facts.started
+        started = facts.began()
         if started is None:
             continue
         deadline = started + t.scan_budget + t.stall_timeout + t.heartbeat_interval
@@ -244,12 +244,9 @@ def saved_before_timeout(ctx: Context) -> list[Violation]:
         op = facts.start_op
         if op is None:
             continue
-        # The worker timeout runs from when a worker took the request; a request queued behind
-        # another one was sent earlier. The service's own start time says when it began.
-        began = min(
-            (o.reply.started_at for o in facts.ops if o.reply.started_at is not None),
-            default=op.start,
-        )
+        began = facts.began()
+        if began is None:
+            continue
         killed = (
             op.reply.status in ("error", "lost")
             and op.end - began >= t.worker_timeout - t.slack

@@ -52,10 +52,11 @@ def write_finding(finding: Finding, bugs: tuple[str, ...], out: Path, command: s
         for bug in bugs
         if not simulate(finding.scenario, bugs=(bug,), seed=cluster_seed).verdict.passed
     )
+    broken = ", ".join(sorted({v.invariant for v in finding.violations}))
     scenario = replace(
         finding.scenario,
         name=name,
-        description=f"explorer finding: {', '.join(sorted({v.invariant for v in finding.violations}))}",
+        description=f"explorer finding: {broken}",
         catches=catches,
     )
     replay = replay_command(path, bugs, cluster_seed)

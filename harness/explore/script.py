@@ -28,8 +28,10 @@ def _value(value: Any) -> str:
     if isinstance(value, str):
         return json.dumps(value)
     if isinstance(value, frozenset):
-        return f"frozenset({{{', '.join(_value(v) for v in sorted(value))}}})" if value else (
-            "frozenset()"
+        return (
+            f"frozenset({{{', '.join(_value(v) for v in sorted(value))}}})"
+            if value
+            else ("frozenset()")
         )
     if isinstance(value, tuple):
         inner = ", ".join(_value(v) for v in value)
@@ -75,10 +77,16 @@ def describe_item(item: Step | Fault, owners: dict[str, str]) -> str:
             text += f", every {_seconds(item.every)} until {item.until:g} s"
         return text
     if isinstance(item, RestartWorker):
-        who = f"worker {item.worker}" if item.worker is not None else f"the worker running {item.scan}"
+        who = (
+            f"worker {item.worker}"
+            if item.worker is not None
+            else f"the worker running {item.scan}"
+        )
         return f"{who} restarts (its memory is lost)"
     if isinstance(item, RedisOutage):
-        return f"Redis goes down for {_seconds(item.duration)} (until {item.at + item.duration:g} s)"
+        return (
+            f"Redis goes down for {_seconds(item.duration)} (until {item.at + item.duration:g} s)"
+        )
     assert isinstance(item, DropColumn)
     return f"column {item.column} is dropped from the performance table"
 
@@ -92,7 +100,7 @@ def describe_profile(profile: StrategyProfile, strategies: int) -> str:
     if profile.hang:
         names = strategy_names(strategies)
         hung = ", ".join(f"{i} ({names[i]})" for i in sorted(profile.hang))
-        text += f"; strategy {hung} hangs"
+        text += f"; strategies {hung} hang" if len(profile.hang) > 1 else f"; strategy {hung} hangs"
     return text
 
 
@@ -100,9 +108,10 @@ def describe_scenario(scenario: Scenario) -> list[str]:
     """The scenario step by step, in time order: `at T s: what happens`."""
     owners = {s.scan: s.user for s in scenario.steps if isinstance(s, Start)}
     items: list[Step | Fault] = [*scenario.steps, *scenario.faults]
-    lines = [f"setup: {scenario.workers} workers; " + describe_profile(
-        scenario.profile, scenario.config.strategies
-    )]
+    lines = [
+        f"setup: {scenario.workers} workers; "
+        + describe_profile(scenario.profile, scenario.config.strategies)
+    ]
     for item in sorted(items, key=_time):
         lines.append(f"at {_time(item):g} s: {describe_item(item, owners)}")
     lines.append(f"end at {scenario.duration:g} s")
@@ -147,9 +156,7 @@ def render_script(scenario: Scenario, text: ScriptText) -> str:
         f"Replay:    {text.replay_command}",
         f"Fixed:     {text.fixed_command}",
     ]
-    imports = sorted(
-        {"Scenario"} | {type(i).__name__ for i in (*scenario.steps, *scenario.faults)}
-    )
+    imports = sorted({"Scenario"} | {type(i).__name__ for i in (*scenario.steps, *scenario.faults)})
     items = [
         f"    name={_value(scenario.name)},",
         f"    description={_value(scenario.description)},",
