@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
@@ -125,6 +125,28 @@ def run_schedule(
     return scenario, result.verdict
 
 
+def trim(schedule: Schedule, bugs: tuple[str, ...]) -> tuple[Schedule, Verdict]:
+    """Drop each action the violation does not need, keeping the others at their times.
+
+    Hypothesis shrinks well but can stop at a local minimum (dropping an action also shifts
+    the actions after it); this pass tries each removal with the gap carried over.
+    """
+    _, verdict = run_schedule(schedule, bugs)
+    i = 0
+    while i < len(schedule.actions) and len(schedule.actions) > 1:
+        actions = list(schedule.actions)
+        dropped = actions.pop(i)
+        if i < len(actions):
+            actions[i] = replace(actions[i], gap=actions[i].gap + dropped.gap)
+        candidate = replace(schedule, actions=tuple(actions))
+        _, attempt = run_schedule(candidate, bugs)
+        if attempt.passed:
+            i += 1
+        else:
+            schedule, verdict = candidate, attempt
+    return schedule, verdict
+
+
 def explore_job(
     bugs: tuple[str, ...],
     budget: float,
@@ -167,12 +189,13 @@ def explore_job(
             check()
         except _Violated as found:
             assert first is not None
+            schedule, verdict = trim(found.schedule, bugs)
             job.finding = Finding(
                 seed=seed,
                 round=index,
-                schedule=found.schedule,
-                scenario=found.scenario,
-                violations=tuple(found.verdict.violations),
+                schedule=schedule,
+                scenario=to_scenario(schedule),
+                violations=tuple(verdict.violations),
                 detected_after=first[0],
                 detected_at_schedule=first[1],
                 shrunk_after=clock() - started,
