@@ -44,7 +44,20 @@ def run_explore(
     folder.mkdir(parents=True, exist_ok=True)
     written = [write_finding(f, bugs, folder, command) for f in result.findings]
     summary = format_summary(result, written, command)
+    if written:
+        from harness.report.embed import markdown_image, report_link
+
+        summary += "\n## Timelines of the replayed findings\n\n"
+        for w in written:
+            run = w.path.stem.replace("_", "-")
+            summary += f"{markdown_image(f'{run}/timeline.png', run)}\n\n"
+            summary += f"{report_link(f'{run}/report.html')}\n\n"
     (folder / "summary.md").write_text(summary, encoding="utf-8")
+    if written:
+        from harness.report.html import render_folder
+
+        # Each finding's replay gets its timeline and report; report.html here shows them all.
+        render_folder(folder, title="Scan resilience exploration")
     print(summary)
     print(f"wrote {folder}/summary.md" + "".join(f" and {w.path}" for w in written))
     return bool(result.findings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -9,7 +10,9 @@ from pathlib import Path
 from harness.explore.coverage import OUTCOMES, PATHS, Coverage
 from harness.explore.engine import ExploreResult, Finding
 from harness.explore.script import ScriptText, describe_scenario, render_script, replay_command
-from harness.runner import simulate
+from harness.report.files import write_run
+from harness.report.schedule import SCHEDULE_FILE
+from harness.runner import RunResult, simulate
 from harness.scenario import load
 
 
@@ -65,9 +68,25 @@ def write_finding(finding: Finding, bugs: tuple[str, ...], out: Path, command: s
     out.mkdir(parents=True, exist_ok=True)
     path.write_text(render_script(scenario, text), encoding="utf-8")
     loaded, _ = load(str(path))
-    fails = not simulate(loaded, bugs=bugs, seed=cluster_seed).verdict.passed
+    replayed = simulate(loaded, bugs=bugs, seed=cluster_seed, ref=str(path))
+    fails = not replayed.verdict.passed
     passes = simulate(loaded, seed=cluster_seed).verdict.passed if bugs else None
+    _write_replay(out / name, replayed, path, replay, cluster_seed)
     return Written(finding, path, replay, fixed, fails, passes)
+
+
+def _write_replay(folder: Path, replayed: RunResult, script: Path, replay: str, seed: int) -> None:
+    """The replay's run folder (history, verdict, reports), pointing back at the script."""
+    folder.mkdir(parents=True, exist_ok=True)
+    schedule = {
+        "script": f"../{script.name}",
+        "command": replay,
+        "seed": seed,
+        "steps": describe_scenario(replayed.scenario),
+    }
+    # First: the report shows the schedule it finds in the folder.
+    (folder / SCHEDULE_FILE).write_text(json.dumps(schedule, indent=2) + "\n", encoding="utf-8")
+    write_run(folder, replayed.history, replayed.verdict, description=replayed.scenario.description)
 
 
 def _table(title: str, counts: dict[str, int], names: tuple[str, ...] = ()) -> list[str]:
