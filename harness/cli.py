@@ -81,6 +81,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     report.add_argument("folder", type=Path, help="a run folder or a gate folder")
 
+    explore = sub.add_parser(
+        "explore", help="generate fault schedules until one breaks an invariant; shrink it"
+    )
+    explore.add_argument(
+        "--bug",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="switch on a planted regression (repeatable)",
+    )
+    explore.add_argument("--budget", type=float, default=60.0, help="seconds of exploration")
+    explore.add_argument("--jobs", type=int, default=1, help="processes, each with its own seed")
+    explore.add_argument("--seed", type=int, default=0)
+    explore.add_argument(
+        "--out", type=Path, help="output folder (default: a new one in reports/runs)"
+    )
+
     sub.add_parser("list", help="list scenarios, planted regressions and invariants")
     return parser
 
@@ -231,6 +248,17 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return EXIT_PASS
 
 
+def _cmd_explore(args: argparse.Namespace) -> int:
+    from harness.explore import run_explore
+
+    bugs = tuple(sorted(validate_bugs(args.bug)))
+    if not args.budget > 0 or args.budget == float("inf"):
+        raise BadInput(f"--budget: must be a positive number of seconds, got {args.budget}")
+    if args.jobs < 1:
+        raise BadInput(f"--jobs: must be at least 1, got {args.jobs}")
+    return EXIT_VIOLATION if run_explore(bugs, args.budget, args.seed, args.jobs, args.out) else 0
+
+
 def _cmd_list(_: argparse.Namespace) -> int:
     print("scenarios:")
     for name in available():
@@ -244,7 +272,13 @@ def _cmd_list(_: argparse.Namespace) -> int:
     return EXIT_PASS
 
 
-COMMANDS = {"run": _cmd_run, "gate": _cmd_gate, "report": _cmd_report, "list": _cmd_list}
+COMMANDS = {
+    "run": _cmd_run,
+    "gate": _cmd_gate,
+    "report": _cmd_report,
+    "explore": _cmd_explore,
+    "list": _cmd_list,
+}
 
 
 class _Terminated(KeyboardInterrupt):

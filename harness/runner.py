@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from harness.checker import Checker, Verdict
 from harness.history import History, RunInfo, Timing
 from harness.scenario import Latest, Poll, RedisOutage, RestartWorker, Scenario, Start
-from harness.sim.cluster import SimCluster
+from harness.sim.cluster import Probe, SimCluster
 from reference_impl import ServiceConfig, validate_bugs
 
 
@@ -39,11 +39,17 @@ def service_config(scenario: Scenario, bugs: tuple[str, ...]) -> ServiceConfig:
 
 
 def simulate(
-    scenario: Scenario, *, bugs: tuple[str, ...] = (), seed: int = 0, ref: str | None = None
+    scenario: Scenario,
+    *,
+    bugs: tuple[str, ...] = (),
+    seed: int = 0,
+    ref: str | None = None,
+    probe: Probe | None = None,
 ) -> RunResult:
     """Run `scenario` on a `SimCluster` and check its history.
 
-    `ref` is how the user named the scenario (a name or a path), for the reproduce command.
+    `ref` is how the user named the scenario (a name or a path), for the reproduce command;
+    `probe` is told `(worker, event)` each time the service takes one of its interesting paths.
     """
     config = service_config(scenario, bugs)
     info = RunInfo(
@@ -62,6 +68,7 @@ def simulate(
         profile=scenario.profile,
         missing_columns=scenario.missing_columns,
         info=info,
+        probe=probe,
     ) as cluster:
         owners: dict[str, str] = {}
         for step in scenario.steps:

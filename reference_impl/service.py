@@ -150,8 +150,9 @@ class ScanService:
         self._results: dict[str, _Cached] = {}
         #: entries whose last Redis write failed, to be written again once Redis answers
         self._pending: dict[str, ScanEntry] = {}
-        #: since when (wall time) this worker has seen Redis answer without a break
-        self._redis_ok_since: float | None = None
+        #: since when (wall time) this worker has seen Redis answer without a break; None while
+        #: it sees Redis fail. A new worker has seen no break: its own start is not a recovery.
+        self._redis_ok_since: float | None = 0.0
         self._last_contact = -math.inf
 
     # -- starting and running scans -------------------------------------------------------
@@ -287,7 +288,7 @@ class ScanService:
         now = time.time()
         # Missed heartbeats during a Redis outage are not a sign of death: count from when this
         # worker last saw Redis come back.
-        since = max(entry.updated_at, self._redis_ok_since or now)
+        since = max(entry.updated_at, now if self._redis_ok_since is None else self._redis_ok_since)
         if now - since <= self.config.stall_timeout:
             return entry
         failed = entry.finished(now, "failed", "worker lost")

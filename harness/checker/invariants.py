@@ -170,7 +170,7 @@ def terminates(ctx: Context) -> list[Violation]:
     t = ctx.timing
     found: list[Violation] = []
     for facts in ctx.scans.values():
-        started = facts.started
+        started = facts.began()
         if started is None:
             continue
         deadline = started + t.scan_budget + t.stall_timeout + t.heartbeat_interval
@@ -248,13 +248,18 @@ def saved_before_timeout(ctx: Context) -> list[Violation]:
         op = facts.start_op
         if op is None:
             continue
-        killed = op.reply.status in ("error", "lost") and (
-            op.end - op.start >= t.worker_timeout - t.slack
+        began = facts.began()
+        if began is None:
+            continue
+        killed = (
+            op.reply.status in ("error", "lost")
+            and op.end - began >= t.worker_timeout - t.slack
+            and not ctx.restarted(op.worker, op.end)
         )
         late = (
             op.reply.terminal
             and op.reply.finished_at is not None
-            and op.reply.finished_at - op.start > t.worker_timeout + t.slack
+            and op.reply.finished_at - began > t.worker_timeout + t.slack
         )
         if killed or late:
             message = (

@@ -69,6 +69,15 @@ class ScanFacts:
     def started(self) -> float | None:
         return self.start_op.start if self.start_op else None
 
+    def began(self) -> float | None:
+        """When the service began the scan: its own start time where a reply carried it.
+
+        A start request queued behind another one on a busy worker was sent earlier than the
+        scan began; the scan's budget and the worker timeout run from when it began.
+        """
+        times = [o.reply.started_at for o in self.ops if o.reply.started_at is not None]
+        return min(times) if times else self.started
+
     def first_terminal(self) -> Operation | None:
         terminal = [o for o in self.ops if o.reply.terminal and self._owned(o)]
         return min(terminal, key=lambda o: (o.end, o.index)) if terminal else None
@@ -126,6 +135,12 @@ class Context:
             op.start <= f.end + grace and op.end >= f.start - self.timing.slack
             for f in self.history.faults
             if f.fault != "redis-outage"
+        )
+
+    def restarted(self, worker: str, at: float) -> bool:
+        """Was `worker` restarted by a declared fault at `at` (within the clock slack)?"""
+        return any(
+            r.target == worker and abs(r.start - at) <= self.timing.slack for r in self.restarts
         )
 
     def redis_fault_seconds(self, start: float, end: float) -> float:

@@ -53,8 +53,9 @@ def _write_run(
         # imported here: matplotlib costs ~0.5 s to import, and only reports need it
         from harness.report.embed import REPORT_FILE, TIMELINE_FILE
         from harness.report.html import write_report
+        from harness.report.schedule import read_schedule
 
-        view = write_report(out, history, verdict)
+        view = write_report(out, history, verdict, schedule=read_schedule(out))
         written += [out / TIMELINE_FILE, out / REPORT_FILE]
     # Last: the summary links timeline.png only when it is already there.
     summary_path = out / "summary.md"

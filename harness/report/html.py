@@ -295,14 +295,20 @@ def write_report(
     return view
 
 
-def write_gate_report(out: Path, views: Sequence[RunView], matrix: KillMatrix | None) -> Path:
-    """Write the gate folder's `report.html`: every scenario's run, then the kill matrix."""
+def write_gate_report(
+    out: Path,
+    views: Sequence[RunView],
+    matrix: KillMatrix | None,
+    *,
+    title: str = "Scan resilience gate",
+) -> Path:
+    """Write a folder's `report.html` over its runs: every run, then the kill matrix if any."""
     path = out / REPORT_FILE
-    path.write_text(render_html(views, title="Scan resilience gate", matrix=matrix), "utf-8")
+    path.write_text(render_html(views, title=title, matrix=matrix), "utf-8")
     return path
 
 
-def render_folder(folder: Path) -> list[Path]:
+def render_folder(folder: Path, *, title: str = "Scan resilience gate") -> list[Path]:
     """Re-render every report in `folder` (a run folder or a gate folder); return the files."""
     written: list[Path] = []
     folders = run_folders(folder)
@@ -321,5 +327,5 @@ def render_folder(folder: Path) -> list[Path]:
             view.link = f"{run_dir.name}/{REPORT_FILE}"
         views.append(view)
     if folders != [folder]:
-        written.append(write_gate_report(folder, views, KillMatrix.read(folder)))
+        written.append(write_gate_report(folder, views, KillMatrix.read(folder), title=title))
     return written

@@ -330,7 +330,9 @@ class SimCluster:
             if worker.generation == generation and worker.active is active:
                 self._kill(worker, "worker-timeout", "error", "worker timeout: killed by master")
 
-        self.scheduler.at(requested + timeout, worker_timeout)
+        # Gunicorn's timeout counts from when the worker took the request, not from when the
+        # client sent it: time queued behind another request does not count.
+        self.scheduler.at(self.scheduler.now + timeout, worker_timeout)
         self._step(worker, active, None)
 
     def _step(

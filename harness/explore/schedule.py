@@ -1,0 +1,328 @@
+"""Generated fault schedules: what the explorer draws, and how it becomes a `Scenario`.
+
+A schedule is a setup (the cluster's seed, how long strategies take, which ones hang) and a list
+of actions. Each action waits a gap after the previous one, then does one thing: start a scan,
+poll one, ask for a user's latest scan, restart a worker, take Redis down for a while, drop a
+column. Gaps come in small steps and in steps that cross the service's own durations (memory
+TTL + cleanup period, stall timeout, scan budget, worker timeout, result TTL), so a schedule
+reaches every phase of a scan's life in a handful of actions.
+
+Nothing here knows about the planted regressions: the same generator serves every run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from hypothesis import strategies as st
+
+from harness.scenario import (
+    DropColumn,
+    Fault,
+    Latest,
+    Poll,
+    RedisOutage,
+    RestartWorker,
+    Scenario,
+    Start,
+    Step,
+)
+from reference_impl import ServiceConfig, StrategyProfile
+from reference_impl.performance import OPTIONAL_COLUMNS
+
+USERS: tuple[str, ...] = ("alice", "bob", "carol")
+WORKERS = 3
+#: how many rounds a poll makes, and how many seconds apart (40 rounds 10 s apart outlive a TTL)
+ROUNDS: tuple[int, ...] = (1, 5, 15, 40)
+EVERY: tuple[float, ...] = (1.0, 2.0, 5.0, 10.0)
+OUTAGES: tuple[float, ...] = (3.0, 10.0, 40.0, 200.0)
+#: seconds a strategy takes; the last one outruns the scan budget over 14 strategies
+STRATEGY_SECONDS: tuple[float, ...] = (2.0, 0.5, 12.0)
+#: scenario time after the last action, so that what it set going is observed
+TAIL = 1.0
+
+
+def gaps(config: ServiceConfig) -> tuple[float, ...]:
+    """Time steps between actions: small ones, then ones that cross each service duration."""
+    c = config
+    return (
+        0.0,
+        1.0,
+        2.0,
+        5.0,
+        c.memory_ttl + c.cleanup_interval + 1.0,
+        c.stall_timeout + c.heartbeat_interval + 1.0,
+        c.scan_budget + 10.0,
+        c.worker_timeout + 5.0,
+        c.result_ttl - 10.0,
+        c.result_ttl + c.memory_ttl + c.cleanup_interval + 5.0,
+    )
+
+
+def gap_class(gap: float, config: ServiceConfig) -> str:
+    """The longest service duration a gap crosses, for the coverage signal."""
+    c = config
+    crossed = [
+        (c.result_ttl + c.memory_ttl + c.cleanup_interval, "across result TTL"),
+        (c.result_ttl - 10.0, "just under result TTL"),
+        (c.worker_timeout, "across worker timeout"),
+        (c.scan_budget, "across scan budget"),
+        (c.stall_timeout + c.heartbeat_interval, "across stall timeout"),
+        (c.memory_ttl + c.cleanup_interval, "across memory TTL + cleanup"),
+    ]
+    for limit, name in crossed:
+        if gap >= limit:
+            return name
+    return "none" if gap == 0 else "small"
+
+
+@dataclass(frozen=True)
+class Begin:
+    """`user` starts a scan on `worker` (None: through the load balancer)."""
+
+    gap: float
+    user: str
+    worker: int | None
+
+
+@dataclass(frozen=True)
+class Watch:
+    """Poll a started scan (picked by index) as its owner or as another user."""
+
+    gap: float
+    scan: int
+    other_user: bool
+    worker: int | None
+    fanout: int
+    rounds: int
+    every: float
+
+    @property
+    def span(self) -> float:
+        return (self.rounds - 1) * self.every
+
+
+@dataclass(frozen=True)
+class AskLatest:
+    gap: float
+    user: str
+    fanout: int
+    rounds: int
+    every: float
+
+    @property
+    def span(self) -> float:
+        return (self.rounds - 1) * self.every
+
+
+@dataclass(frozen=True)
+class Restart:
+    """Restart a worker by index, or the worker running a started scan (picked by index)."""
+
+    gap: float
+    worker: int | None
+    scan: int | None
+
+
+@dataclass(frozen=True)
+class Outage:
+    gap: float
+    duration: float
+
+
+@dataclass(frozen=True)
+class Drop:
+    gap: float
+    column: str
+
+
+Action = Begin | Watch | AskLatest | Restart | Outage | Drop
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What holds for the whole run: the cluster's seed and the strategies' timing."""
+
+    seed: int = 0
+    seconds: float = 2.0
+    hang: frozenset[int] = frozenset()
+
+    @property
+    def profile(self) -> StrategyProfile:
+        return StrategyProfile(seconds=self.seconds, hang=self.hang)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    setup: Setup
+    actions: tuple[Action, ...] = field(default=())
+
+
+def schedules(
+    config: ServiceConfig | None = None, max_actions: int = 12
+) -> st.SearchStrategy[Schedule]:
+    """The Hypothesis strategy every exploration draws from; it shrinks toward short, quiet runs."""
+    cfg = config or ServiceConfig()
+    steps = gaps(cfg)
+    # Small steps twice as often as long ones: long ones make long (slow) runs.
+    gap = st.sampled_from(steps + tuple(g for g in steps if g < cfg.stall_timeout))
+    worker = st.none() | st.integers(0, WORKERS - 1)
+    user = st.sampled_from(USERS)
+    rounds = st.sampled_from(ROUNDS)
+    every = st.sampled_from(EVERY)
+    fanout = st.integers(1, WORKERS)
+    scan = st.integers(0, 7)
+
+    kinds: dict[str, st.SearchStrategy[Action]] = {
+        "begin": st.builds(Begin, gap=gap, user=user, worker=worker),
+        "watch": st.builds(
+            Watch,
+            gap=gap,
+            scan=scan,
+            other_user=st.booleans(),
+            worker=worker,
+            fanout=fanout,
+            rounds=rounds,
+            every=every,
+        ),
+        "latest": st.builds(
+            AskLatest, gap=gap, user=user, fanout=fanout, rounds=rounds, every=every
+        ),
+        "restart": st.builds(
+            Restart, gap=gap, worker=st.none() | st.integers(0, WORKERS - 1), scan=scan
+        ).map(lambda r: r if r.worker is None else replace(r, scan=None)),
+        "outage": st.builds(Outage, gap=gap, duration=st.sampled_from(OUTAGES)),
+        "drop": st.builds(Drop, gap=gap, column=st.sampled_from(OPTIONAL_COLUMNS)),
+    }
+    # Scans and polls are drawn more often than faults: a fault only shows through them.
+    weighted = ("begin", "watch", "begin", "watch", "watch", "latest", "restart", "outage", "drop")
+    action = st.sampled_from(weighted).flatmap(lambda kind: kinds[kind])
+    setup = st.builds(
+        Setup,
+        seed=st.integers(0, 2**16),
+        seconds=st.sampled_from(STRATEGY_SECONDS),
+        # Most schedules need scans that finish; one in four has strategies that hang.
+        hang=st.one_of(
+            st.just(frozenset[int]()),
+            st.just(frozenset[int]()),
+            st.just(frozenset[int]()),
+            st.frozensets(st.integers(0, cfg.strategies - 1), min_size=1, max_size=2),
+        ),
+    )
+    actions = st.lists(action, min_size=2, max_size=max_actions).map(tuple)
+    return st.builds(Schedule, setup=setup, actions=actions)
+
+
+@dataclass(frozen=True)
+class Placed:
+    """One action of a schedule at its scenario time, with what it became in the scenario."""
+
+    at: float
+    action: Action
+    item: Step | Fault | None
+
+
+def place(schedule: Schedule) -> list[Placed]:
+    """Each action at its scenario time, turned into a scenario step or fault (None: no-op).
+
+    A poll or restart names a started scan by index, modulo the scans the schedule starts, so
+    every schedule (and every shrunk one) stays a valid scenario.
+    """
+    starts = [a for a in schedule.actions if isinstance(a, Begin)]
+    labels = [f"s{i + 1}" for i in range(len(starts))]
+    owner = {label: a.user for label, a in zip(labels, starts, strict=True)}
+    placed: list[Placed] = []
+    now = 0.0
+    begun = 0
+    dropped: set[str] = set()
+    for action in schedule.actions:
+        now += action.gap
+        item: Step | Fault | None = None
+        if isinstance(action, Begin):
+            item = Start(at=now, user=action.user, scan=labels[begun], worker=action.worker)
+            begun += 1
+        elif isinstance(action, Watch) and labels:
+            label = labels[action.scan % len(labels)]
+            user = None
+            if action.other_user:
+                user = USERS[(USERS.index(owner[label]) + 1) % len(USERS)]
+            item = Poll(
+                scan=label,
+                start=now,
+                until=now + action.span,
+                every=action.every,
+                fanout=action.fanout,
+                user=user,
+                worker=action.worker,
+            )
+        elif isinstance(action, AskLatest):
+            item = Latest(
+                user=action.user,
+                start=now,
+                until=now + action.span,
+                every=action.every,
+                fanout=action.fanout,
+            )
+        elif isinstance(action, Restart):
+            if action.worker is not None:
+                item = RestartWorker(at=now, worker=action.worker)
+            elif labels and action.scan is not None:
+                item = RestartWorker(at=now, scan=labels[action.scan % len(labels)])
+        elif isinstance(action, Outage):
+            item = RedisOutage(at=now, duration=action.duration)
+        elif isinstance(action, Drop) and action.column not in dropped:
+            # A column is dropped once; a second drop of it is a no-op.
+            dropped.add(action.column)
+            item = DropColumn(at=now, column=action.column)
+        placed.append(Placed(now, action, item))
+    return placed
+
+
+def _merge_outages(outages: list[RedisOutage]) -> list[RedisOutage]:
+    # One Redis is either down or up: overlapping windows are one longer outage.
+    merged: list[RedisOutage] = []
+    for outage in sorted(outages, key=lambda o: o.at):
+        if merged and outage.at <= merged[-1].at + merged[-1].duration:
+            last = merged[-1]
+            end = max(last.at + last.duration, outage.at + outage.duration)
+            merged[-1] = RedisOutage(at=last.at, duration=end - last.at)
+        else:
+            merged.append(outage)
+    return merged
+
+
+def to_scenario(
+    schedule: Schedule,
+    *,
+    name: str = "explored",
+    description: str = "a schedule generated by the explorer",
+    catches: tuple[str, ...] = (),
+) -> Scenario:
+    """The schedule as a scenario the runner (and a written script) plays."""
+    placed = place(schedule)
+    steps: list[Step] = []
+    faults: list[Fault] = []
+    outages: list[RedisOutage] = []
+    end = 0.0
+    for p in placed:
+        if isinstance(p.item, (Start, Poll, Latest)):
+            steps.append(p.item)
+        elif isinstance(p.item, RedisOutage):
+            outages.append(p.item)
+        elif p.item is not None:
+            faults.append(p.item)
+        end = max(end, p.at, *(getattr(p.item, "until", p.at),))
+        if isinstance(p.item, RedisOutage):
+            end = max(end, p.item.at + p.item.duration)
+    faults.extend(_merge_outages(outages))
+    faults.sort(key=lambda f: f.at)
+    return Scenario(
+        name=name,
+        description=description,
+        duration=end + TAIL,
+        steps=tuple(steps),
+        faults=tuple(faults),
+        workers=WORKERS,
+        catches=catches,
+        profile=schedule.setup.profile,
+    )
