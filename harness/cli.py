@@ -14,6 +14,8 @@ from pathlib import Path
 
 from harness.checker import INVARIANTS, UnknownInvariantError
 from harness.history import HistoryFormatError
+from harness.load.cli import add_commands as add_load_commands
+from harness.load.cli import cmd_load, cmd_serve
 from harness.scenario import ScenarioError, available, load
 from reference_impl import BUGS, UnknownBugError, validate_bugs
 
@@ -55,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     sub.add_parser("list", help="list scenarios, planted regressions and invariants")
+    add_load_commands(sub)
     return parser
 
 
@@ -110,7 +113,13 @@ def _cmd_list(_: argparse.Namespace) -> int:
     return EXIT_PASS
 
 
-COMMANDS = {"run": _cmd_run, "gate": _cmd_gate, "list": _cmd_list}
+COMMANDS = {
+    "run": _cmd_run,
+    "gate": _cmd_gate,
+    "list": _cmd_list,
+    "serve": cmd_serve,
+    "load": cmd_load,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -29,7 +29,7 @@ import shlex
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,7 @@ from harness.load.record import (
 )
 from harness.report import format_run, write_run
 from reference_impl import Reply
+from reference_impl.entry import ReplyStatus
 
 HISTORY_ENV = "SCANCHAOS_HISTORY_DIR"
 #: how long the master waits for its workers to finish their files
@@ -63,7 +64,7 @@ class _Options:
     folder: Path = Path("reports/runs/locust")
     linger: float = 60.0
     poll_interval: float = 0.05
-    service: ServiceInfo = ServiceInfo()
+    service: ServiceInfo = field(default_factory=ServiceInfo)
 
 
 OPTIONS = _Options()
@@ -81,7 +82,6 @@ class _Watched:
 WATCHED: dict[str, _Watched] = {}
 
 
-@events.init_command_line_parser.add_listener
 def _options(parser: LocustArgumentParser) -> None:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     parser.add_argument(
@@ -103,7 +103,6 @@ def _options(parser: LocustArgumentParser) -> None:
     )
 
 
-@events.init.add_listener
 def _init(environment: Environment, **_: Any) -> None:
     options = environment.parsed_options
     if options is not None:
@@ -124,7 +123,6 @@ def _service_info(host: str) -> ServiceInfo:
             gevent.sleep(0.2)
 
 
-@events.test_start.add_listener
 def _test_start(environment: Environment, **_: Any) -> None:
     global RECORDER
     if isinstance(environment.runner, MasterRunner) or RECORDER is not None:
@@ -140,16 +138,16 @@ def _test_start(environment: Environment, **_: Any) -> None:
 
 def _reply(response: FastResponse) -> tuple[Reply, str]:
     code = response.status_code
-    worker = (response.headers or {}).get("X-Worker") or "?"
+    headers = response.headers
+    worker = str(headers.get("X-Worker") or "?") if headers is not None else "?"
     if code == 0:
         return Reply("lost", reason=str(getattr(response, "error", "connection dropped"))), worker
     try:
-        data = json.loads(response.content or b"")
-        return Reply.from_dict(data), str(worker)
+        return Reply.from_dict(json.loads(response.content or b"")), worker
     except (ValueError, TypeError):
         # Not the service's own reply: Gunicorn's error page, a proxy's...
-        status = "error" if code >= 500 else "bad_request"
-        return Reply(status, reason=f"HTTP {code} without a service reply"), str(worker)
+        status: ReplyStatus = "error" if code >= 500 else "bad_request"
+        return Reply(status, reason=f"HTTP {code} without a service reply"), worker
 
 
 class _ScanClient(FastHttpUser):
@@ -223,7 +221,9 @@ class ScanUser(_ScanClient):
             WATCHED.pop(scan_id, None)
         starter.join(timeout=max(0.0, give_up - time.time()))
 
-    def _find(self, starter: gevent.Greenlet[Any, Reply], began: float, give_up: float) -> str | None:
+    def _find(
+        self, starter: gevent.Greenlet[Any, Reply], began: float, give_up: float
+    ) -> str | None:
         """The new scan's id, as a client finds it while the start request still runs."""
         while time.time() < give_up:
             if starter.ready():
@@ -291,7 +291,6 @@ def _wait_for_files(environment: Environment) -> None:
         gevent.sleep(0.2)
 
 
-@events.quitting.add_listener
 def _verdict(environment: Environment, **_: Any) -> None:
     """The run's verdict by the one checker, on everything this run recorded."""
     if RECORDER is not None:
@@ -315,3 +314,9 @@ def _verdict(environment: Environment, **_: Any) -> None:
     print(format_run(history, verdict), file=sys.stderr)
     print(f"scanchaos: wrote {OPTIONS.folder}/history.jsonl and verdict.json", file=sys.stderr)
     environment.process_exit_code = 0 if verdict.passed else 1
+
+
+events.init_command_line_parser.add_listener(_options)  # type: ignore[no-untyped-call]
+events.init.add_listener(_init)  # type: ignore[no-untyped-call]
+events.test_start.add_listener(_test_start)  # type: ignore[no-untyped-call]
+events.quitting.add_listener(_verdict)  # type: ignore[no-untyped-call]

@@ -27,6 +27,13 @@ PREFIX = "ops-"
 FAULTS_FILE = "faults.jsonl"
 
 Clock = Callable[[float], float]
+#: wall seconds of clock noise the checker tolerates in a load run, whatever the scale
+WALL_SLACK = 0.3
+
+
+def load_slack(scale: float) -> float:
+    """Scenario seconds of slack for real clocks: `WALL_SLACK` wall seconds, at least 2."""
+    return max(2.0, WALL_SLACK / scale)
 
 
 class LoadRecordError(ValueError):
@@ -53,6 +60,21 @@ class ServiceInfo:
             "workers": self.workers,
             "epoch": self.epoch,
         }
+
+    @classmethod
+    def from_health(cls, data: dict[str, Any]) -> ServiceInfo:
+        """From the service's `GET /health` body: its scale and its (wall-clock) durations."""
+        scale = float(data.get("scale", 1.0))
+        durations = {
+            name: float(value) / scale
+            for name, value in data.get("config", {}).items()
+            if name in Timing.__dataclass_fields__ and name != "slack"
+        }
+        return cls(
+            scale=scale,
+            timing=Timing(**durations, slack=load_slack(scale)),
+            bugs=tuple(data.get("bugs", ())),
+        )
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ServiceInfo:

@@ -92,7 +92,7 @@ def parse(spec: str) -> tuple[FaultRule, ...]:
             raise NemesisSpecError(
                 f"--nemesis: {fault!r}: unknown fault {name!r}; known: {', '.join(ACTIONS)}"
             )
-        action: Action = match["action"]  # type: ignore[assignment]
+        action: Action = match["action"]
         rest = match["rest"]
         parts = _PART.findall(rest)
         if "".join(sign + value for sign, value in parts) != rest:
