@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import signal
 import sys
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 
 from harness.load.spec import DEFAULT_SPEC
 
@@ -66,6 +68,17 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     )
 
 
+def _stop_on_signals() -> None:
+    """Ctrl-C and SIGTERM both stop the command through KeyboardInterrupt, so the cluster is torn
+    down, not orphaned (also when started with SIGINT ignored, as background jobs are)."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from harness.live.cluster import LiveCluster
     from reference_impl import ServiceConfig, validate_bugs
@@ -75,6 +88,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from harness.cli import BadInput
 
         raise BadInput(f"--workers must be at least 1, got {args.workers}")
+    _stop_on_signals()
     with LiveCluster(
         workers=args.workers,
         config=ServiceConfig(bugs=bugs),
@@ -140,6 +154,7 @@ def cmd_load(args: argparse.Namespace) -> int:
         validate(options)
     except (LoadOptionError, NemesisSpecError) as error:
         raise BadInput(str(error)) from None
+    _stop_on_signals()
     result = run_load(options, progress=_progress_writer())
     write_run(result.out, result.history, result.verdict)
     print(format_run(result.history, result.verdict))

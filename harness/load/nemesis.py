@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from harness.load.record import RawFault, append_fault
 from harness.load.spec import PlannedFault
@@ -28,6 +28,7 @@ class Breakable(Protocol):
     """The fault controls of a live cluster that the nemesis uses."""
 
     def worker_pids(self) -> list[int]: ...
+    def running_scans(self) -> dict[int, dict[str, Any]]: ...
     def kill_worker(self, pid: int) -> None: ...
     def pause_redis(self) -> None: ...
     def resume_redis(self) -> None: ...
@@ -38,12 +39,20 @@ class Breakable(Protocol):
 @dataclass
 class NemesisStats:
     kills: int = 0
+    #: kills aimed at a worker running a scan
+    scan_kills: int = 0
+    #: `kill-scan`s skipped because no worker was running a scan
+    skipped: int = 0
     pauses: int = 0
     restarts: int = 0
     errors: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
-        return f"{self.kills} kills, {self.pauses} pauses, {self.restarts} restarts"
+        text = (
+            f"{self.kills} kills ({self.scan_kills} of a scan's worker), "
+            f"{self.pauses} Redis pauses, {self.restarts} Redis restarts"
+        )
+        return text + (f", {self.skipped} kill-scan skipped (no scan)" if self.skipped else "")
 
 
 class Nemesis:
@@ -78,8 +87,9 @@ class Nemesis:
         if self._thread.is_alive():
             self._thread.join(timeout)
 
-    @property
-    def done(self) -> bool:
+    def join(self, timeout: float) -> bool:
+        """Wait for the whole plan to have run; True when it has."""
+        self._thread.join(timeout)
         return not self._thread.is_alive()
 
     def _wait_until(self, offset: float) -> bool:
@@ -92,21 +102,26 @@ class Nemesis:
             if self._stopping.is_set() or not self._wait_until(fault.at):
                 return
             try:
-                if fault.action == "kill":
-                    self._kill()
+                if fault.action in ("kill", "kill-scan"):
+                    self._kill(fault.action == "kill-scan")
                 else:
                     self._redis(fault)
             except Exception as error:  # reported in the summary; the run goes on
                 self.stats.errors.append(f"{fault.action} at {fault.at:g} s: {error}")
 
-    def _kill(self) -> None:
+    def _kill(self, scanning: bool) -> None:
         pids = self.cluster.worker_pids()
-        if not pids:
+        candidates = sorted(self.cluster.running_scans()) if scanning else sorted(pids)
+        if not candidates:
+            if scanning:
+                self.stats.skipped += 1
+                return
             raise RuntimeError("no worker to kill")
-        victim = self._rng.choice(sorted(pids))
+        victim = self._rng.choice(candidates)
         began = self._clock()
         self.cluster.kill_worker(victim)
         self.stats.kills += 1
+        self.stats.scan_kills += scanning
         deadline = began + RESPAWN_DEADLINE
         # The window lasts until the master has replaced the worker: requests that reach the
         # cluster meanwhile may be refused or dropped.
@@ -129,7 +144,7 @@ class Nemesis:
             # log must be the window that happened.
             remaining = began + fault.length - self._clock()
             if remaining > 0:
-                threading.Event().wait(remaining)
+                time.sleep(remaining)
         finally:
             if pause:
                 self.cluster.resume_redis()

@@ -160,9 +160,10 @@ class OpRecorder:
     showing progress, sees what was done; a request costs far more than the write.
     """
 
-    def __init__(self, folder: Path, service: ServiceInfo) -> None:
+    def __init__(self, folder: Path, service: ServiceInfo, name: str | None = None) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        self.path = folder / f"{PREFIX}{socket.gethostname()}-{os.getpid()}.jsonl"
+        name = name or f"{socket.gethostname()}-{os.getpid()}"
+        self.path = folder / f"{PREFIX}{name}.jsonl"
         self.count = 0
         self._file: IO[str] | None = self.path.open("a", encoding="utf-8")
         self._write({"type": "process", "pid": os.getpid(), "service": service.to_json()})

@@ -2,10 +2,12 @@
 
     SPEC   = "none" | FAULT { "," FAULT }
     FAULT  = ACTION [ "@" TIME ] [ "/" TIME ] [ "+" TIME ]
-    ACTION = "kill" | "pause" | "restart"
+    ACTION = "kill" | "kill-scan" | "pause" | "restart"
     TIME   = a number of seconds, optionally suffixed "s" or "ms" (wall-clock, from the load start)
 
 - `kill`: SIGKILL one Gunicorn worker (chosen at random, seeded); the master respawns it.
+- `kill-scan`: the same, aimed at a worker running a scan (skipped when none is): its scan must
+  end `failed` (worker lost) and stay reachable as such.
 - `pause`: SIGSTOP redis-server for `+LENGTH` (default 1 s), then SIGCONT.
 - `restart`: stop redis-server (it keeps its data on disk), start it again after `+LENGTH`.
 - `@START`: the first time it happens; `/EVERY`: repeat every EVERY seconds. Give at least one;
@@ -24,17 +26,18 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-Action = Literal["kill", "pause", "restart"]
-ACTIONS: tuple[Action, ...] = ("kill", "pause", "restart")
+Action = Literal["kill", "kill-scan", "pause", "restart"]
+ACTIONS: tuple[Action, ...] = ("kill", "kill-scan", "pause", "restart")
+INSTANT: tuple[Action, ...] = ("kill", "kill-scan")
 
 #: the schedule `scanchaos load` uses unless told otherwise
-DEFAULT_SPEC = "kill@3s/7s,pause@5s/11s+1s,restart@13s/17s+1s"
+DEFAULT_SPEC = "kill@3s/7s,kill-scan@6s/9s,pause@5s/11s+1s,restart@13s/17s+1s"
 
 DEFAULT_LENGTH = 1.0
 #: the gap kept between two Redis faults moved apart, and before the run's end
 GAP = 0.5
 
-_FAULT = re.compile(r"^(?P<action>[a-z]+)(?P<rest>.*)$")
+_FAULT = re.compile(r"^(?P<action>[a-z][a-z-]*)(?P<rest>.*)$")
 _PART = re.compile(r"([@/+])([^@/+]*)")
 _TIME = re.compile(r"^(?P<number>\d+(?:\.\d*)?|\.\d+)(?P<unit>s|ms)?$")
 
@@ -109,9 +112,9 @@ def parse(spec: str) -> tuple[FaultRule, ...]:
             raise NemesisSpecError(
                 f"--nemesis: {fault!r}: give @START, /EVERY or both (e.g. {action}@5s/10s)"
             )
-        if action == "kill" and "+" in seen:
+        if action in INSTANT and "+" in seen:
             raise NemesisSpecError(f"--nemesis: {fault!r}: a kill is instant; drop +LENGTH")
-        length = 0.0 if action == "kill" else seen.get("+", DEFAULT_LENGTH)
+        length = 0.0 if action in INSTANT else seen.get("+", DEFAULT_LENGTH)
         every = seen.get("/")
         if every is not None and length >= every:
             raise NemesisSpecError(
@@ -135,7 +138,7 @@ def plan(rules: tuple[FaultRule, ...], duration: float) -> list[PlannedFault]:
     planned: list[PlannedFault] = []
     redis_free = 0.0
     for fault in raw:
-        if fault.action != "kill":
+        if fault.action not in INSTANT:
             if fault.at < redis_free:
                 fault = PlannedFault(fault.action, round(redis_free, 6), fault.length)
             if fault.end > duration - GAP:
@@ -149,4 +152,4 @@ def plan(rules: tuple[FaultRule, ...], duration: float) -> list[PlannedFault]:
 def describe(planned: list[PlannedFault]) -> str:
     """A one-line count of the plan, for the run's header."""
     counts = {action: sum(1 for f in planned if f.action == action) for action in ACTIONS}
-    return ", ".join(f"{n} {action}{'s' if n != 1 else ''}" for action, n in counts.items())
+    return ", ".join(f"{action} x{n}" for action, n in counts.items() if n)
