@@ -7,17 +7,24 @@ regression escaped), 2 bad input, 3 infrastructure failure.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.checker import INVARIANTS, UnknownInvariantError
 from harness.history import HistoryFormatError
+from harness.live.cluster import LiveClusterError
 from harness.load.cli import add_commands as add_load_commands
 from harness.load.cli import cmd_load, cmd_serve
-from harness.scenario import ScenarioError, available, load
+from harness.scenario import Scenario, ScenarioError, available, load
 from reference_impl import BUGS, UnknownBugError, validate_bugs
+
+if TYPE_CHECKING:
+    from harness.live.runner import LiveOptions
 
 EXIT_PASS, EXIT_VIOLATION, EXIT_BAD_INPUT, EXIT_INFRA = 0, 1, 2, 3
 
@@ -44,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--out", type=Path, help="output folder (default: a new one in reports/runs)")
+    _mode_arguments(run)
 
     gate = sub.add_parser("gate", help="every scenario on the fixed service, then the kill matrix")
     gate.add_argument("--seed", type=int, default=0)
@@ -55,10 +63,60 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="limit the gate to these scenarios (repeatable)",
     )
+    _mode_arguments(gate)
+    gate.add_argument(
+        "--jobs", type=int, default=2, help="live: clusters run side by side (default 2)"
+    )
 
     sub.add_parser("list", help="list scenarios, planted regressions and invariants")
     add_load_commands(sub)
     return parser
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def _mode_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--mode",
+        choices=("sim", "live"),
+        default="sim",
+        help="sim: embedded, virtual time; live: real redis-server and Gunicorn on 127.0.0.1",
+    )
+    parser.add_argument(
+        "--scale",
+        type=_positive,
+        default=None,
+        help="live: every duration times this factor (default 0.05: the 300 s TTL lasts 15 s)",
+    )
+    parser.add_argument(
+        "--redis-server", metavar="PATH", help="live: the redis-server binary (default: PATH)"
+    )
+    parser.add_argument(
+        "--outage",
+        choices=("stop", "pause"),
+        default="stop",
+        help="live: a Redis outage shuts the server down (stop) or SIGSTOPs it (pause)",
+    )
+
+
+def _live_options(args: argparse.Namespace) -> LiveOptions:
+    from harness.live.runner import DEFAULT_SCALE, LiveOptions
+
+    if args.mode != "live":
+        for flag, value in (("--scale", args.scale), ("--redis-server", args.redis_server)):
+            if value is not None:
+                raise BadInput(f"{flag} only applies to --mode live")
+    return LiveOptions(
+        scale=args.scale or DEFAULT_SCALE, redis_server=args.redis_server, outage=args.outage
+    )
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -67,12 +125,33 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     bugs = tuple(sorted(validate_bugs(args.bug)))
     scenario, _ = load(args.scenario)
-    result = simulate(scenario, bugs=bugs, seed=args.seed, ref=args.scenario)
+    options = _live_options(args)
+    if args.mode == "live":
+        from harness.live.runner import run_live
+
+        result = run_live(scenario, bugs=bugs, seed=args.seed, options=options, ref=args.scenario)
+    else:
+        result = simulate(scenario, bugs=bugs, seed=args.seed, ref=args.scenario)
     out = args.out or default_out_dir(scenario.name + "".join(f"-{b}" for b in bugs))
     write_run(out, result.history, result.verdict)
     print(format_run(result.history, result.verdict))
     print(f"wrote {out}/history.jsonl and {out}/verdict.json")
     return EXIT_PASS if result.verdict.passed else EXIT_VIOLATION
+
+
+def _cmd_gate_live(args: argparse.Namespace, scenarios: list[Scenario]) -> int:
+    from harness.live.gate import format_live_gate, run_live_gate
+    from harness.report import default_out_dir, write_run
+
+    result = run_live_gate(scenarios, seed=args.seed, options=_live_options(args), jobs=args.jobs)
+    out = args.out or default_out_dir("gate-live")
+    for run in result.live.baseline:
+        write_run(out / run.scenario.name, run.history, run.verdict)
+    for (name, bug), run in result.runs.items():
+        write_run(out / f"{name}--{bug}", run.history, run.verdict)
+    print(format_live_gate(result))
+    print(f"wrote {out}")
+    return EXIT_PASS if result.passed else EXIT_VIOLATION
 
 
 def _cmd_gate(args: argparse.Namespace) -> int:
@@ -81,6 +160,9 @@ def _cmd_gate(args: argparse.Namespace) -> int:
 
     names = args.scenario or list(available())
     scenarios = [load(name)[0] for name in names]
+    if args.mode == "live":
+        return _cmd_gate_live(args, scenarios)
+    _live_options(args)
     result = run_gate(scenarios, seed=args.seed)
     out = args.out or default_out_dir("gate")
     for baseline in result.baseline:
@@ -122,8 +204,15 @@ COMMANDS = {
 }
 
 
+def _terminate(signum: int, _frame: object) -> None:
+    # SIGTERM unwinds like Ctrl-C, so every context manager stops what it started.
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         return COMMANDS[args.command](args)
     except (
@@ -135,6 +224,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ) as error:
         print(f"scanchaos: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except LiveClusterError as error:
+        print(f"scanchaos: error: {error}", file=sys.stderr)
+        return EXIT_INFRA
     except KeyboardInterrupt:
         print("scanchaos: interrupted", file=sys.stderr)
         return 130

@@ -80,15 +80,19 @@ def format_matrix(result: GateResult) -> str:
     width = max((len(b) for b in result.bugs), default=10)
     header = " " * width + " | " + " | ".join(f"S{i + 1}" for i in range(len(names))) + " | caught"
     lines = [header, "-" * len(header)]
+    not_run = False
     for bug in result.bugs:
         row = []
         for name in names:
-            cell = next(c for c in result.cells if c.scenario == name and c.bug == bug)
-            row.append(" x" if cell.caught else " .")
+            cell = next((c for c in result.cells if c.scenario == name and c.bug == bug), None)
+            row.append(" -" if cell is None else " x" if cell.caught else " .")
+            not_run = not_run or cell is None
         verdict = "yes" if result.caught_by(bug) else "ESCAPED"
         lines.append(f"{bug:<{width}} | " + " | ".join(row) + f" | {verdict}")
     lines.append("")
     lines += [f"S{i + 1} = {name}" for i, name in enumerate(names)]
     caught = len(result.bugs) - len(result.escaped)
+    if not_run:
+        lines.append("- = not run")
     lines.append(f"{caught}/{len(result.bugs)} planted regressions caught")
     return "\n".join(lines)

@@ -10,6 +10,10 @@ Routes (the user is named by the `X-User` header; real authentication is out of 
 | `GET /health` | 200 while the worker serves requests (touches no Redis) |
 | `GET /trivial` | a constant answer: the framework ceiling for load tests |
 
+A request carrying `X-Pin-Worker: <pid>` that another worker accepted is answered 421 at once,
+touching nothing: the harness's stand-in for sticky routing, so a scenario step aimed at one
+worker reaches it through the shared port (the client sends it again until that worker takes it).
+
 Every body is the JSON of `Reply.to_dict()` (times are the service's wall clock, `time.time()`);
 the HTTP code is `Reply.http`; a 503 carries `Retry-After`; every response carries
 `X-Worker: <pid>` so a history can record who served it. Bad input (a missing or malformed user,
@@ -67,6 +71,7 @@ _REASONS = {
     400: "Bad Request",
     404: "Not Found",
     405: "Method Not Allowed",
+    421: "Misdirected Request",
     500: "Internal Server Error",
     503: "Service Unavailable",
 }
@@ -245,8 +250,14 @@ class ScanApp:
         return state
 
     def worker_started(self) -> None:
-        """Called after the fork: build this worker's service and start its cleanup thread."""
-        self.state.start_cleanup()
+        """Called after the fork: build this worker's service and start its cleanup thread.
+
+        With a `state_dir`, the worker then leaves `ready-{pid}` there: up and serving.
+        """
+        state = self.state
+        state.start_cleanup()
+        if state.settings.state_dir is not None:
+            (Path(state.settings.state_dir) / f"ready-{state.pid}").touch()
 
     def worker_exiting(self) -> None:
         if self._state is not None and self._state.pid == os.getpid():
@@ -255,6 +266,10 @@ class ScanApp:
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
         path = environ.get("PATH_INFO", "")
+        pin = environ.get("HTTP_X_PIN_WORKER")
+        if pin is not None and pin != str(os.getpid()):
+            body = json.dumps({"status": "bad_request", "reason": "misdirected"}).encode()
+            return self._send(start_response, 421, body)
         if path == "/trivial":
             return self._send(start_response, 200, b'{"ok":true}')
         if path == "/health":

@@ -33,6 +33,9 @@ class FakeCluster:
         self.pids.append(self._next)
         self._next += 1
 
+    def wait_for_workers(self, timeout: float) -> None:
+        self.calls.append("wait")
+
     def pause_redis(self) -> None:
         self.calls.append("pause")
         self.paused.set()
@@ -55,9 +58,11 @@ def test_runs_the_plan_and_logs_each_window(tmp_path: Path) -> None:
     assert nemesis.join(timeout=10.0)
     assert [c.split()[0] for c in cluster.calls] == [
         "kill",
+        "wait",
         "pause",
         "resume",
         "kill",
+        "wait",
         "stop",
         "start",
     ]

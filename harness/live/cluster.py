@@ -35,21 +35,26 @@ import math
 import os
 import shutil
 import signal
-import socket
+import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import Any
 
 import psutil
 import redis
-from mirakuru import HTTPExecutor, TCPExecutor
-from redis.backoff import NoBackoff
-from redis.retry import Retry
+from mirakuru import HTTPExecutor
 
+from harness.live.redis_server import (
+    LiveClusterError,
+    RedisServer,
+    RedisServerMissing,
+    find_redis_server,
+    free_port,
+)
 from reference_impl import (
     RedisSettings,
     ServiceConfig,
@@ -61,42 +66,18 @@ from reference_impl import (
 from reference_impl.strategies import strategy_names
 from reference_impl.web import SETTINGS_ENV, WebSettings
 
+__all__ = [
+    "LiveCluster",
+    "LiveClusterError",
+    "RedisServerMissing",
+    "find_redis_server",
+    "live_config",
+]
+
 #: wall seconds: the shortest Redis socket timeout a worker gets, whatever the scale
 MIN_REDIS_TIMEOUT = 0.25
-#: wall seconds to wait for a process to start or for the workers to come up
+#: wall seconds to wait for Gunicorn and its workers to come up
 START_TIMEOUT = 30.0
-INSTALL_HINT = (
-    "install it (Debian/Ubuntu: `apt-get install redis-server`; macOS: `brew install redis`) "
-    "or name a binary with --redis-server PATH"
-)
-
-
-class LiveClusterError(RuntimeError):
-    """The live cluster could not be started or driven (an infrastructure failure)."""
-
-
-class RedisServerMissing(LiveClusterError):
-    """No `redis-server` binary to run."""
-
-
-def find_redis_server(path: str | None = None) -> str:
-    """The redis-server binary to run: `path` if given, else the one on PATH."""
-    if path is not None:
-        if not (os.path.isfile(path) and os.access(path, os.X_OK)):
-            raise RedisServerMissing(f"redis-server {path!r} is not an executable file")
-        return path
-    found = shutil.which("redis-server")
-    if found is None:
-        raise RedisServerMissing(f"redis-server not found on PATH: {INSTALL_HINT}")
-    return found
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def live_config(config: ServiceConfig, scale: float) -> ServiceConfig:
@@ -137,17 +118,14 @@ class LiveCluster:
         self.profile = profile or StrategyProfile()
         self.missing_columns = missing_columns
         self.redis_binary = find_redis_server(redis_server)
+        self.redis: RedisServer | None = None
         self._own_workdir = workdir is None
         self._workdir_arg = Path(workdir) if workdir is not None else None
         self.workdir = Path()
         self.port = 0
-        self.redis_port = 0
-        self._redis: TCPExecutor | None = None
         self._gunicorn: HTTPExecutor | None = None
-        self._logs: list[IO[str]] = []
         self._t0_wall = 0.0
         self._t0_mono = 0.0
-        self._redis_paused = False
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -189,26 +167,17 @@ class LiveCluster:
         self._teardown()
 
     def _start(self) -> None:
-        (self.workdir / "redis").mkdir(exist_ok=True)
         self.state_dir.mkdir(exist_ok=True)
         engine = open_engine(f"sqlite:///{self.database_path}")
         try:
             seed_database(engine, strategy_names(self.config.strategies), self.missing_columns)
         finally:
             engine.dispose()
-        self.redis_port = free_port()
-        self._redis = TCPExecutor(
-            self._redis_command(),
-            host="127.0.0.1",
-            port=self.redis_port,
-            timeout=START_TIMEOUT,
-            stdout=self._log("redis.out"),
-        )
-        self._start_redis_process()
+        self.redis = RedisServer(self.workdir / "redis", binary=self.redis_binary).__enter__()
         cfg = self.worker_config
         settings = WebSettings(
             config=cfg,
-            redis_url=f"redis://127.0.0.1:{self.redis_port}/0",
+            redis_url=self.redis.url,
             database_url=f"sqlite:///{self.database_path}",
             profile=StrategyProfile(
                 seconds=self.profile.seconds * self.scale, hang=self.profile.hang
@@ -241,46 +210,15 @@ class LiveCluster:
             url=f"{self.base_url}/health",
             method="GET",
             timeout=START_TIMEOUT,
+            sleep=0.02,
             envvars={SETTINGS_ENV: str(settings_path)},
             stop_signal=signal.SIGINT,
-            stdout=self._log("gunicorn.out"),
+            stdout=subprocess.DEVNULL,
         )
         self._gunicorn.start()
-        self._wait_for(lambda: len(self.worker_pids()) == self.workers, "Gunicorn workers")
+        self.wait_for_workers()
         self._t0_wall = time.time()
         self._t0_mono = time.monotonic()
-
-    def _redis_command(self) -> list[str]:
-        return [
-            self.redis_binary,
-            "--port",
-            str(self.redis_port),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            str(self.workdir / "redis"),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--daemonize",
-            "no",
-        ]
-
-    def _log(self, name: str) -> IO[str]:
-        handle = open(self.workdir / name, "a", encoding="utf-8")  # noqa: SIM115
-        self._logs.append(handle)
-        return handle
-
-    def _start_redis_process(self) -> None:
-        assert self._redis is not None
-        try:
-            self._redis.start()
-        except Exception as error:
-            raise LiveClusterError(
-                f"redis-server did not start on 127.0.0.1:{self.redis_port}: {error} "
-                f"(log: {self.workdir / 'redis.out'})"
-            ) from None
 
     def _wait_for(self, condition: Any, what: str, timeout: float = START_TIMEOUT) -> None:
         deadline = time.monotonic() + timeout
@@ -290,22 +228,16 @@ class LiveCluster:
             time.sleep(0.02)
 
     def _teardown(self) -> None:
-        errors: list[str] = []
-        if self._redis_paused:
-            self.resume_redis()
-        for executor in (self._gunicorn, self._redis):
-            if executor is None:
-                continue
+        # Gunicorn first (its workers hold Redis connections), then Redis, each for sure.
+        if self._gunicorn is not None:
             try:
-                executor.stop()
-            except Exception as error:  # stopping must go on to the next process
-                errors.append(str(error))
-                executor.kill()
-        self._gunicorn = None
-        self._redis = None
-        for handle in self._logs:
-            handle.close()
-        self._logs.clear()
+                self._gunicorn.stop()
+            except Exception:
+                self._gunicorn.kill()
+            self._gunicorn = None
+        if self.redis is not None:
+            self.redis.close()
+            self.redis = None
         if self._own_workdir and self.workdir != Path():
             shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -318,10 +250,17 @@ class LiveCluster:
         return self._gunicorn.process.pid
 
     @property
+    def redis_port(self) -> int:
+        return self._redis_server().port
+
+    @property
     def redis_pid(self) -> int | None:
-        if self._redis is None or self._redis.process is None:
-            return None
-        return self._redis.process.pid
+        return self._redis_server().pid
+
+    def _redis_server(self) -> RedisServer:
+        if self.redis is None:
+            raise LiveClusterError("redis-server is not running")
+        return self.redis
 
     def worker_pids(self) -> list[int]:
         """The pids of the live Gunicorn workers, oldest first."""
@@ -337,6 +276,17 @@ class LiveCluster:
             except psutil.NoSuchProcess:
                 continue
         return [pid for _, pid in sorted(alive)]
+
+    def wait_for_workers(self, timeout: float = START_TIMEOUT) -> None:
+        """Wait until the master runs its full count of workers (after a kill, the respawn)."""
+
+        def ready() -> bool:
+            pids = self.worker_pids()
+            return len(pids) == self.workers and all(
+                (self.state_dir / f"ready-{pid}").exists() for pid in pids
+            )
+
+        self._wait_for(ready, "Gunicorn workers", timeout)
 
     def kill_worker(self, pid: int) -> None:
         """SIGKILL one worker: its memory and its request in flight are gone."""
@@ -377,40 +327,22 @@ class LiveCluster:
 
     def pause_redis(self) -> None:
         """SIGSTOP the server: connections stay open, every command times out."""
-        pid = self.redis_pid
-        if pid is None:
-            raise LiveClusterError("redis-server is not running")
-        os.kill(pid, signal.SIGSTOP)
-        self._redis_paused = True
+        self._redis_server().pause()
 
     def resume_redis(self) -> None:
-        pid = self.redis_pid
-        if pid is not None:
-            os.kill(pid, signal.SIGCONT)
-        self._redis_paused = False
+        self._redis_server().resume()
 
     def stop_redis(self) -> None:
         """Shut the server down, saving a snapshot: connections are refused until restart."""
-        if self._redis is None:
-            raise LiveClusterError("redis-server is not running")
-        client = self.redis_client()
-        try:
-            client.shutdown(save=True)
-        except redis.ConnectionError:
-            pass  # the server closed the connection as it went down
-        finally:
-            client.close()
-        self._redis.stop(expected_returncode=0)
+        self._redis_server().stop()
 
     def start_redis(self) -> None:
         """Start the same binary on the same port; it reloads its snapshot."""
-        self._start_redis_process()
+        self._redis_server().start()
 
     def redis_client(self) -> redis.Redis:
         """A client for the harness itself (inspection, not the service's contract)."""
-        return redis.Redis(
-            host="127.0.0.1", port=self.redis_port, socket_timeout=5, retry=Retry(NoBackoff(), 0)
-        )
+        return self._redis_server().client()
 
     # -- database faults ----------------------------------------------------------------
 

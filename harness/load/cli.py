@@ -10,7 +10,6 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 
 from harness.load.spec import DEFAULT_SPEC
 
@@ -69,13 +68,9 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 
 def _stop_on_signals() -> None:
-    """Ctrl-C and SIGTERM both stop the command through KeyboardInterrupt, so the cluster is torn
-    down, not orphaned (also when started with SIGINT ignored, as background jobs are)."""
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupt)
+    """Ctrl-C stops the command through KeyboardInterrupt (`main` makes SIGTERM do the same),
+    so the cluster is torn down, not orphaned, also when started with SIGINT ignored, as
+    background jobs are."""
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 

@@ -21,7 +21,6 @@ from harness.load.spec import PlannedFault
 
 #: how long a killed worker may take to be replaced before the window is closed anyway
 RESPAWN_DEADLINE = 15.0
-RESPAWN_CHECK = 0.05
 
 
 class Breakable(Protocol):
@@ -30,6 +29,7 @@ class Breakable(Protocol):
     def worker_pids(self) -> list[int]: ...
     def running_scans(self) -> dict[int, dict[str, Any]]: ...
     def kill_worker(self, pid: int) -> None: ...
+    def wait_for_workers(self, timeout: float) -> None: ...
     def pause_redis(self) -> None: ...
     def resume_redis(self) -> None: ...
     def stop_redis(self) -> None: ...
@@ -122,15 +122,12 @@ class Nemesis:
         self.cluster.kill_worker(victim)
         self.stats.kills += 1
         self.stats.scan_kills += scanning
-        deadline = began + RESPAWN_DEADLINE
-        # The window lasts until the master has replaced the worker: requests that reach the
-        # cluster meanwhile may be refused or dropped.
-        while self._clock() < deadline:
-            current = self.cluster.worker_pids()
-            if victim not in current and len(current) >= len(pids):
-                break
-            self._stopping.wait(RESPAWN_CHECK)
-        append_fault(self.folder, RawFault("worker-restart", began, self._clock(), str(victim)))
+        try:
+            # The window lasts until the master's replacement is ready to serve: requests that
+            # reach the cluster meanwhile may be dropped or wait.
+            self.cluster.wait_for_workers(RESPAWN_DEADLINE)
+        finally:
+            append_fault(self.folder, RawFault("worker-restart", began, self._clock(), str(victim)))
 
     def _redis(self, fault: PlannedFault) -> None:
         pause = fault.action == "pause"

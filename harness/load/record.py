@@ -21,19 +21,15 @@ from pathlib import Path
 from typing import IO, Any
 
 from harness.history import FAULT_KINDS, FaultKind, History, OpKind, RunInfo, Timing
+from harness.live.runner import default_slack
 from reference_impl import Reply
 
 PREFIX = "ops-"
 FAULTS_FILE = "faults.jsonl"
 
 Clock = Callable[[float], float]
-#: wall seconds of clock noise the checker tolerates in a load run, whatever the scale
-WALL_SLACK = 0.3
-
-
-def load_slack(scale: float) -> float:
-    """Scenario seconds of slack for real clocks: `WALL_SLACK` wall seconds, at least 2."""
-    return max(2.0, WALL_SLACK / scale)
+#: scenario seconds of slack for real clocks, as every live run uses
+load_slack = default_slack
 
 
 class LoadRecordError(ValueError):

@@ -24,6 +24,7 @@ from harness.checker import Checker, Verdict
 from harness.checker.model import Context
 from harness.history import History, RunInfo, Timing
 from harness.live.cluster import LiveCluster
+from harness.live.redis_server import free_port
 from harness.load.nemesis import Nemesis, NemesisStats
 from harness.load.record import PREFIX, load_slack, merge, read_folder
 from harness.load.spec import DEFAULT_SPEC, PlannedFault, parse, plan
@@ -243,8 +244,6 @@ def run_load(
         redis_server=options.redis_server,
         workdir=out / "cluster",
     ) as cluster:
-        from harness.live.cluster import free_port
-
         commands = locust_commands(options, cluster.base_url, free_port())
         nemesis = Nemesis(planned, cluster, raw, seed=options.seed)
         counter = _Progress(raw)

@@ -1,0 +1,134 @@
+"""The `scanchaos` pytest plugin: clusters and scenarios as fixtures, for your own resilience tests.
+
+Registered through the `pytest11` entry point, so it is active wherever `scan-resilience` is
+installed. Fixtures:
+
+- `sim_cluster`: a `SimCluster` (3 workers, fixed service, seed 0), entered; drive it, then read
+  `.history`.
+- `live_cluster`: a `LiveCluster` (3 workers, fixed service, `--scanchaos-scale`), entered and
+  stopped after the test, also when it fails.
+- `make_sim_cluster` / `make_live_cluster`: factories taking the clusters' keyword arguments,
+  for other worker counts, regressions or profiles; everything they start is stopped at teardown.
+- `run_scenario(scenario, *, mode="sim", bugs=(), seed=0) -> RunResult`: runs a `Scenario` (or a
+  scenario name or path) in simulation or live and returns its history and verdict.
+- `redis_server_binary`: the `redis-server` live tests use. Without one the test is skipped,
+  except under `CI=true`, where it fails: live tests never skip silently in CI.
+
+Options: `--scanchaos-scale` (live time factor, default 0.05), `--redis-server PATH`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from typing import Any
+
+import pytest
+
+from harness.live.cluster import LiveCluster, RedisServerMissing, find_redis_server
+from harness.live.runner import DEFAULT_SCALE, LiveOptions, run_live
+from harness.runner import RunResult, simulate
+from harness.scenario import Scenario, load
+from harness.sim.cluster import SimCluster
+from reference_impl import ServiceConfig
+
+RunScenario = Callable[..., RunResult]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("scanchaos", "scan-resilience harness")
+    group.addoption(
+        "--scanchaos-scale",
+        type=float,
+        default=DEFAULT_SCALE,
+        help="live clusters run every duration times this factor (default 0.05)",
+    )
+    group.addoption("--redis-server", default=None, help="the redis-server binary for live tests")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "live: needs a real redis-server and Gunicorn workers on 127.0.0.1"
+    )
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="session")
+def redis_server_binary(request: pytest.FixtureRequest) -> str:
+    try:
+        return find_redis_server(request.config.getoption("--redis-server"))
+    except RedisServerMissing as error:
+        if _in_ci():
+            pytest.fail(f"live tests must run in CI: {error}")
+        pytest.skip(str(error))
+
+
+@pytest.fixture
+def scanchaos_scale(request: pytest.FixtureRequest) -> float:
+    scale: float = request.config.getoption("--scanchaos-scale")
+    return scale
+
+
+@pytest.fixture
+def make_sim_cluster() -> Iterator[Callable[..., SimCluster]]:
+    with ExitStack() as stack:
+
+        def make(**kwargs: Any) -> SimCluster:
+            kwargs.setdefault("workers", 3)
+            kwargs.setdefault("config", ServiceConfig())
+            kwargs.setdefault("seed", 0)
+            return stack.enter_context(SimCluster(**kwargs))
+
+        yield make
+
+
+@pytest.fixture
+def sim_cluster(make_sim_cluster: Callable[..., SimCluster]) -> SimCluster:
+    return make_sim_cluster()
+
+
+@pytest.fixture
+def make_live_cluster(
+    redis_server_binary: str, scanchaos_scale: float
+) -> Iterator[Callable[..., LiveCluster]]:
+    with ExitStack() as stack:
+
+        def make(**kwargs: Any) -> LiveCluster:
+            kwargs.setdefault("workers", 3)
+            kwargs.setdefault("config", ServiceConfig())
+            kwargs.setdefault("scale", scanchaos_scale)
+            kwargs.setdefault("redis_server", redis_server_binary)
+            return stack.enter_context(LiveCluster(**kwargs))
+
+        yield make
+
+
+@pytest.fixture
+def live_cluster(make_live_cluster: Callable[..., LiveCluster]) -> LiveCluster:
+    return make_live_cluster()
+
+
+@pytest.fixture
+def run_scenario(request: pytest.FixtureRequest, scanchaos_scale: float) -> RunScenario:
+    def run(
+        scenario: Scenario | str,
+        *,
+        mode: str = "sim",
+        bugs: tuple[str, ...] = (),
+        seed: int = 0,
+    ) -> RunResult:
+        if isinstance(scenario, str):
+            scenario = load(scenario)[0]
+        if mode == "sim":
+            return simulate(scenario, bugs=bugs, seed=seed)
+        if mode != "live":
+            raise ValueError(f"mode must be 'sim' or 'live', not {mode!r}")
+        binary = request.getfixturevalue("redis_server_binary")
+        options = LiveOptions(scale=scanchaos_scale, redis_server=binary)
+        return run_live(scenario, bugs=bugs, seed=seed, options=options)
+
+    return run
