@@ -159,8 +159,17 @@ class _ScanClient(FastHttpUser):
     connection_timeout = 5.0
 
     def call(
-        self, op: OpKind, user: str, method: str, path: str, name: str, scan_id: str | None = None
+        self,
+        op: OpKind,
+        user: str,
+        method: str,
+        path: str,
+        name: str,
+        scan_id: str | None = None,
+        found: dict[str, str] | None = None,
     ) -> Reply:
+        """One request, recorded. `found` is where a start learns the id of its scan when its
+        own reply has none (its worker was killed): the client found it through "latest"."""
         start = time.time()
         with self.client.request(
             method, path, name=name, headers={"X-User": user}, catch_response=True
@@ -171,8 +180,9 @@ class _ScanClient(FastHttpUser):
                 response.failure(f"{reply.status}: {reply.reason or response.status_code}")
             else:
                 response.success()
+        scan_id = scan_id or reply.scan_id or (found or {}).get("scan_id")
         if RECORDER is not None:
-            RECORDER.record(RawOp(op, user, worker, start, end, reply, scan_id or reply.scan_id))
+            RECORDER.record(RawOp(op, user, worker, start, end, reply, scan_id))
         return reply
 
     def status(self, user: str, scan_id: str) -> Reply:
@@ -198,7 +208,10 @@ class ScanUser(_ScanClient):
         service = OPTIONS.service
         scale, timing = service.scale, service.timing
         began = time.time()
-        starter = gevent.spawn(self.call, "start", self.user_id, "POST", "/scans", "POST /scans")
+        found: dict[str, str] = {}
+        starter = gevent.spawn(
+            self.call, "start", self.user_id, "POST", "/scans", "POST /scans", found=found
+        )
         # Budget + stall timeout: by then a scan is terminal even when its worker died.
         settle = (timing.scan_budget + timing.stall_timeout + timing.heartbeat_interval) * scale
         give_up = began + settle + 10 * timing.cleanup_interval * scale + 5.0
@@ -207,6 +220,7 @@ class ScanUser(_ScanClient):
             starter.join(timeout=max(0.0, give_up - time.time()))
             self.pause()
             return
+        found["scan_id"] = scan_id
         watched = WATCHED.setdefault(scan_id, _Watched(self.user_id))
         try:
             while time.time() < give_up:
