@@ -204,9 +204,12 @@ COMMANDS = {
 }
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so every context manager stops what it started."""
+
+
 def _terminate(signum: int, _frame: object) -> None:
-    # SIGTERM unwinds like Ctrl-C, so every context manager stops what it started.
-    raise KeyboardInterrupt(f"signal {signum}")
+    raise _Terminated(f"signal {signum}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -227,9 +230,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LiveClusterError as error:
         print(f"scanchaos: error: {error}", file=sys.stderr)
         return EXIT_INFRA
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as error:
         print("scanchaos: interrupted", file=sys.stderr)
-        return 130
+        return 128 + (signal.SIGTERM if isinstance(error, _Terminated) else signal.SIGINT)
     except Exception:
         traceback.print_exc()
         print("scanchaos: infrastructure failure (see the traceback above)", file=sys.stderr)

@@ -1,0 +1,121 @@
+"""No redis-server or Gunicorn process outlives a live run: finished, interrupted or terminated."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+import redis
+
+from reference_impl.keys import RESULT_PREFIX
+
+pytestmark = pytest.mark.live
+
+SCANCHAOS = [sys.executable, "-m", "harness"]
+
+
+def _alive(pids: set[int]) -> set[int]:
+    alive = set()
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                alive.add(pid)
+        except psutil.NoSuchProcess:
+            continue
+    return alive
+
+
+def _descendants(pid: int) -> set[int]:
+    try:
+        return {child.pid for child in psutil.Process(pid).children(recursive=True)}
+    except psutil.NoSuchProcess:
+        return set()
+
+
+def _run(tmp_path: Path, redis_server_binary: str) -> subprocess.Popen[bytes]:
+    with open(tmp_path / "stderr", "wb") as stderr:
+        return subprocess.Popen(
+            [
+                *SCANCHAOS,
+                "run",
+                "post-completion-404",
+                "--mode",
+                "live",
+                "--redis-server",
+                redis_server_binary,
+                "--out",
+                str(tmp_path / "out"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+
+
+def _wait_for_cluster(proc: subprocess.Popen[bytes]) -> set[int]:
+    """Every process of the run's cluster: redis-server, the Gunicorn master and 3 workers."""
+    deadline = time.monotonic() + 60
+    seen: set[int] = set()
+    while len(seen) < 5:
+        assert proc.poll() is None, "the run ended before its cluster came up"
+        assert time.monotonic() < deadline, f"the cluster never came up: {seen}"
+        seen |= _descendants(proc.pid)
+        time.sleep(0.02)
+    return seen
+
+
+def _wait_for_scan(pids: set[int]) -> None:
+    """Midway: wait until the run's scan has written its entry to the run's Redis."""
+    server = next(p for p in pids if "redis-server" in psutil.Process(p).name())
+    listening = [
+        c.laddr.port
+        for c in psutil.Process(server).net_connections(kind="tcp")
+        if c.status == psutil.CONN_LISTEN
+    ]
+    client = redis.Redis(port=listening[0], socket_timeout=2)
+    try:
+        deadline = time.monotonic() + 60
+        while not client.keys(RESULT_PREFIX + "*"):
+            assert time.monotonic() < deadline, "the scan never started"
+            time.sleep(0.01)
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_live_run_leaves_nothing_behind(
+    tmp_path: Path, redis_server_binary: str, sig: signal.Signals
+) -> None:
+    proc = _run(tmp_path, redis_server_binary)
+    try:
+        pids = _wait_for_cluster(proc)
+        _wait_for_scan(pids)
+        os.kill(proc.pid, sig)
+        code = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert code == 128 + sig
+    assert b"interrupted" in (tmp_path / "stderr").read_bytes()
+    assert _alive(pids) == set()
+
+
+def test_a_finished_live_run_leaves_nothing_behind(
+    tmp_path: Path, redis_server_binary: str
+) -> None:
+    proc = _run(tmp_path, redis_server_binary)
+    try:
+        pids = _wait_for_cluster(proc)
+        code = proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert code == 0, (tmp_path / "stderr").read_text()
+    assert _alive(pids) == set()
