@@ -129,7 +129,7 @@ def test_fixed_service_passes_under_load_and_nemesis(
     ops = [r for r in history if r["type"] == "op"]
     faults = {r["fault"] for r in history if r["type"] == "fault"}
     assert faults == {"worker-restart", "redis-outage"}
-    assert sum(1 for o in ops if o["op"] == "status") > 1000
+    assert sum(1 for o in ops if o["op"] == "status") > 300
     assert sum(1 for o in ops if o["op"] == "start" and o["reply"]["status"] == "complete") >= 3
     # The nemesis broke things the checker had to excuse: 503s during Redis faults.
     assert any(o["reply"]["status"] == "unavailable" for o in ops)
