@@ -6,7 +6,7 @@ scenario catches fails the gate, and so does a scenario that catches nothing it 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from harness.runner import RunResult, simulate
@@ -74,25 +74,29 @@ def run_gate(
     )
 
 
-def format_matrix(result: GateResult) -> str:
-    """The kill matrix as a text table: one row per regression, one column per scenario."""
+def format_matrix(result: GateResult, not_run: Mapping[str, str] | None = None) -> str:
+    """The kill matrix as a text table: one row per regression, one column per scenario.
+
+    Regressions in `not_run` (name -> why) were deliberately not run: marked, not ESCAPED.
+    """
+    skipped = not_run or {}
     names = result.scenarios
     width = max((len(b) for b in result.bugs), default=10)
     header = " " * width + " | " + " | ".join(f"S{i + 1}" for i in range(len(names))) + " | caught"
     lines = [header, "-" * len(header)]
-    not_run = False
+    missing = False
     for bug in result.bugs:
         row = []
         for name in names:
             cell = next((c for c in result.cells if c.scenario == name and c.bug == bug), None)
             row.append(" -" if cell is None else " x" if cell.caught else " .")
-            not_run = not_run or cell is None
-        verdict = "yes" if result.caught_by(bug) else "ESCAPED"
+            missing = missing or cell is None
+        verdict = "yes" if result.caught_by(bug) else "not run" if bug in skipped else "ESCAPED"
         lines.append(f"{bug:<{width}} | " + " | ".join(row) + f" | {verdict}")
     lines.append("")
     lines += [f"S{i + 1} = {name}" for i, name in enumerate(names)]
     caught = len(result.bugs) - len(result.escaped)
-    if not_run:
+    if missing:
         lines.append("- = not run")
     lines.append(f"{caught}/{len(result.bugs)} planted regressions caught")
     return "\n".join(lines)

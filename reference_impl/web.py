@@ -192,10 +192,15 @@ class WorkerState:
         if isinstance(run, Reply):
             return run
         self._mark_running(run)
+        # Not in a `finally`: a worker killed by the master's timeout (SystemExit) leaves its
+        # state file behind, so the harness can still tell which process ran the scan.
         try:
-            return self._drive(run)
-        finally:
+            reply = self._drive(run)
+        except Exception:
             self._mark_running(None)
+            raise
+        self._mark_running(None)
+        return reply
 
     def _drive(self, run: ScanRun) -> Reply:
         steps = run.steps()

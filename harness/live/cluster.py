@@ -15,12 +15,17 @@ Interface (kept stable for the load test and the pytest plugin):
 - A context manager: `__enter__` starts Redis, seeds the database and starts Gunicorn, waiting on
   conditions with deadlines (mirakuru's TCP and HTTP executors, then the worker count);
   `__exit__` stops everything it started, also when the block raised or was interrupted.
-- `.base_url`, `.port`, `.redis_port`, `.scale`, `.master_pid`, `.worker_pids()`.
+- `.base_url`, `.port`, `.redis_port`, `.redis_pid`, `.scale`, `.master_pid`, `.worker_pids()`
+  (live workers, oldest first), `.wait_for_workers()` (until the master runs its full count and
+  each has built its service: after a kill, the respawn), `.worker_config` (the scaled config the
+  workers run), `.redis_client()` (a client for the harness itself), `.redis` (`RedisServer`).
 - Faults: `.kill_worker(pid)` (SIGKILL; the master respawns it, its memory is gone),
   `.pause_redis()`/`.resume_redis()` (SIGSTOP/SIGCONT), `.stop_redis()`/`.start_redis()`
   (SHUTDOWN SAVE, then the same binary on the same port, data reloaded from its snapshot),
   `.drop_column(name)` (on the database file, under the running workers).
-- `.running_scans()`: worker pid -> the scan it is running (from the workers' state files).
+- `.running_scans()`: worker pid -> the scan it is running; `.scan_record(scan_id)`: the pid
+  that ran a scan, also after that worker died (both from the workers' state files).
+- `.wall_time(scenario_t)`: the `time.monotonic()` reading at which a scenario time falls.
 - Time: `.to_scenario_time(t)` turns a wall-clock (`time.time()`) or monotonic
   (`time.monotonic()`) reading into scenario seconds since the cluster became ready.
 

@@ -225,7 +225,7 @@ class _Driver:
             and worker not in self.killed
             and ex.answered - ex.sent >= self.cfg.worker_timeout * 0.9
         ):
-            reply = replace(reply, status="lost", reason="worker timeout: killed by master")
+            reply = replace(reply, reason="worker timeout: killed by master")
             ex = replace(ex, reply=reply)
             with self.lock:
                 end = self.cluster.to_scenario_time(ex.answered)
@@ -238,11 +238,23 @@ class _Driver:
         if scan_id is not None:
             record = self.cluster.scan_record(scan_id)
             return (record[0], scan_id) if record is not None else None
-        sent = self.sent_at.get(label, 0.0)
         for pid, data in self.cluster.running_scans().items():
-            if data.get("user") == user and data.get("started_at", 0.0) >= sent - 0.01:
+            if data.get("user") == user and self._label_of(user, data.get("started_at")) == label:
                 return pid, str(data["scan_id"])
         return None
+
+    def _label_of(self, user: str, started_at: float | None) -> str | None:
+        """Which of `user`'s start requests began the scan registered at `started_at` (wall):
+        the last one sent before it (a scan registers after its request is sent)."""
+        if started_at is None:
+            return None
+        with self.lock:
+            sent = [
+                (at, label)
+                for label, at in self.sent_at.items()
+                if self.owners.get(label) == user and at <= started_at + 0.01
+            ]
+        return max(sent)[1] if sent else None
 
     def _poll(self, user: str, label: str, index: int | None) -> None:
         scan_id = self.scan_ids.get(label)
@@ -263,10 +275,13 @@ class _Driver:
             self.cluster.port, "GET", path, user=user, timeout=READ_TIMEOUT, pin=self._pin(index)
         )
         reply = ex.reply
-        if label is not None and reply.scan_id is not None and reply.owner == user:
-            sent = self.sent_at.get(label)
-            if sent is not None and (reply.started_at or 0.0) >= sent - 0.01:
-                self._learn(label, reply.scan_id)
+        if (
+            label is not None
+            and reply.scan_id is not None
+            and reply.owner == user
+            and self._label_of(user, reply.started_at) == label
+        ):
+            self._learn(label, reply.scan_id)
         self._record("latest", user, ex, ex.worker, label)
 
     # -- faults -------------------------------------------------------------------------

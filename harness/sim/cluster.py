@@ -213,7 +213,7 @@ class SimCluster:
     def _new_service(self, index: int) -> ScanService:
         client = redis.Redis(
             connection_pool=redis.ConnectionPool(
-                connection_class=fakeredis.FakeConnection, server=self.server
+                connection_class=fakeredis.FakeRedisConnection, server=self.server
             )
         )
         probe = self._probe

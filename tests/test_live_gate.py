@@ -1,0 +1,79 @@
+"""The live gate: real runs held to the simulation's verdicts, differences named."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.gate import Cell, GateResult, format_matrix
+from harness.live.gate import (
+    LiveGateResult,
+    _mismatches,
+    format_live_gate,
+    live_limits,
+    plan,
+    run_live_gate,
+)
+from harness.live.runner import LiveOptions
+from harness.runner import simulate
+from harness.scenario import Poll, Scenario, Start
+
+INCIDENT = Scenario(
+    name="incident-short",
+    description="the 12 s 404, watched for 60 s",
+    duration=60.0,
+    steps=(
+        Start(at=0.0, user="alice", scan="s1"),
+        Poll(scan="s1", start=1.0, until=60.0, every=1.0, fanout=3),
+    ),
+    catches=("cleanup-ignores-redis",),
+)
+
+
+def _gate(cells: list[Cell]) -> GateResult:
+    bugs = tuple(sorted({c.bug for c in cells}))
+    return GateResult(seed=0, baseline=[], cells=cells, bugs=bugs, scenarios=("a", "b"))
+
+
+def test_a_live_verdict_that_differs_from_simulation_is_named() -> None:
+    sim = _gate([Cell("a", "x", True, ("isolated",)), Cell("b", "x", False, ())])
+    same = _gate([Cell("a", "x", True, ("isolated",))])
+    assert _mismatches(same, sim) == []
+    differs = _gate([Cell("a", "x", False, ())])
+    [mismatch] = _mismatches(differs, sim)
+    assert mismatch.describe() == "a / x: simulation isolated; live pass"
+    result = LiveGateResult(differs, sim, [mismatch])
+    assert not result.passed
+    assert "DIFFERS FROM SIMULATION: a / x" in format_live_gate(result)
+    assert "- = not run" in format_matrix(differs)
+    assert "| ESCAPED" in format_matrix(differs)
+    assert "| not run" in format_matrix(differs, {"x": "cannot be reproduced live"})
+
+
+def test_plan_runs_claims_and_falls_back_to_what_simulation_caught() -> None:
+    unclaimed = Scenario(name="b", description="", duration=60.0, steps=INCIDENT.steps, catches=())
+    sim = _gate(
+        [
+            Cell("incident-short", "no-user-scope", False, ()),
+            Cell("b", "no-user-scope", True, ("isolated",)),
+        ]
+    )
+    pairs = plan([INCIDENT, unclaimed], sim, ["cleanup-ignores-redis", "no-user-scope"])
+    assert pairs == [(0, "cleanup-ignores-redis"), (1, "no-user-scope")]
+
+
+def test_limits_name_a_reason_per_outage_kind() -> None:
+    assert live_limits(LiveOptions(outage="stop")) == {}
+    assert "socket buffers" in live_limits(LiveOptions(outage="pause"))["lost-write-after-outage"]
+
+
+@pytest.mark.live
+def test_live_gate_matches_simulation(redis_server_binary: str) -> None:
+    result = run_live_gate(
+        [INCIDENT],
+        options=LiveOptions(redis_server=redis_server_binary),
+        bugs=("cleanup-ignores-redis",),
+    )
+    assert result.mismatches == []
+    assert result.passed, format_live_gate(result)
+    assert result.live.caught_by("cleanup-ignores-redis") == ["incident-short"]
+    assert simulate(INCIDENT).verdict.passed
