@@ -47,6 +47,7 @@ from harness.load.record import (
     OpRecorder,
     RawOp,
     ServiceInfo,
+    clear_folder,
     read_folder,
     standalone_history,
 )
@@ -125,10 +126,15 @@ def _service_info(host: str) -> ServiceInfo:
 
 def _test_start(environment: Environment, **_: Any) -> None:
     global RECORDER
+    options = environment.parsed_options
+    assert options is not None
+    if not isinstance(environment.runner, WorkerRunner):
+        # The one process that owns the verdict starts from a clean folder (a worker's
+        # test_start comes later, when the master sends it users).
+        clear_folder(Path(options.history_dir))
     if isinstance(environment.runner, MasterRunner) or RECORDER is not None:
         return
-    options = environment.parsed_options
-    assert options is not None and environment.host is not None
+    assert environment.host is not None
     OPTIONS.folder = Path(options.history_dir)
     OPTIONS.linger = float(options.linger)
     OPTIONS.poll_interval = float(options.poll_interval)

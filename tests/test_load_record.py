@@ -17,6 +17,7 @@ from harness.load.record import (
     RawOp,
     ServiceInfo,
     append_fault,
+    clear_folder,
     load_slack,
     merge,
     read_folder,
@@ -158,3 +159,13 @@ def test_standalone_history_counts_from_the_first_request(tmp_path: Path) -> Non
     assert history.ops[0].start == 0.0
     assert history.info.duration == pytest.approx(1.0)
     assert (history.info.mode, history.info.command) == ("load", "locust -f x")
+
+
+def test_clear_folder_removes_only_what_a_run_writes(tmp_path: Path) -> None:
+    record_scan(tmp_path, [(40.0, complete())])
+    append_fault(tmp_path, RawFault("redis-outage", wall(1.0), wall(2.0)))
+    (tmp_path / "verdict.json").write_text("{}", encoding="utf-8")
+    (tmp_path / "notes.txt").write_text("mine", encoding="utf-8")
+    clear_folder(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+    assert read_folder(tmp_path).ops == []

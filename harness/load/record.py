@@ -182,6 +182,15 @@ class OpRecorder:
         self._file.flush()
 
 
+def clear_folder(folder: Path) -> None:
+    """Remove what an earlier run left in `folder`, so that it is not merged into this one."""
+    if not folder.is_dir():
+        return
+    for pattern in (f"{PREFIX}*.jsonl", FAULTS_FILE, "history.jsonl", "verdict.json"):
+        for path in folder.glob(pattern):
+            path.unlink(missing_ok=True)
+
+
 def append_fault(folder: Path, fault: RawFault) -> None:
     """Add a fault window to the folder's fault log (written by the nemesis, one process)."""
     folder.mkdir(parents=True, exist_ok=True)

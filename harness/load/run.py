@@ -23,10 +23,10 @@ import scenarios
 from harness.checker import Checker, Verdict
 from harness.checker.model import Context
 from harness.history import History, RunInfo, Timing
-from harness.live.cluster import LiveCluster
+from harness.live.cluster import LiveCluster, LiveClusterError
 from harness.live.redis_server import free_port
 from harness.load.nemesis import Nemesis, NemesisStats
-from harness.load.record import PREFIX, load_slack, merge, read_folder
+from harness.load.record import PREFIX, clear_folder, load_slack, merge, read_folder
 from harness.load.spec import DEFAULT_SPEC, PlannedFault, parse, plan
 from reference_impl import ServiceConfig, validate_bugs
 
@@ -58,6 +58,10 @@ class LoadOptions:
     #: 0: one Locust process; N: a master and N workers on loopback
     locust_workers: int = 0
     redis_server: str | None = None
+
+
+class LoadRunError(LiveClusterError):
+    """The load run itself failed (Locust crashed, recorded nothing): no verdict to give."""
 
 
 class LoadOptionError(ValueError):
@@ -235,6 +239,7 @@ def run_load(
     planned = validate(options)
     out = options.out
     raw = out / "raw"
+    clear_folder(raw)
     raw.mkdir(parents=True, exist_ok=True)
     config = ServiceConfig(bugs=validate_bugs(options.bugs))
     with LiveCluster(
@@ -269,6 +274,11 @@ def run_load(
             procs.stop()
         locust_exit = procs.main.returncode
         run = read_folder(raw)
+        if not run.ops or locust_exit not in (0, 1):
+            raise LoadRunError(
+                f"Locust exited with code {locust_exit} after recording {len(run.ops)} "
+                f"requests: no verdict (see {out / 'locust.log'})"
+            )
         end = max((o.end for o in run.ops), default=time.time())
         info = RunInfo(
             scenario="load",
