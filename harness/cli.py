@@ -20,6 +20,7 @@ from harness.history import HistoryFormatError
 from harness.live.cluster import LiveClusterError
 from harness.load.cli import add_commands as add_load_commands
 from harness.load.cli import cmd_load, cmd_serve
+from harness.report.rundir import ReportInputError
 from harness.scenario import Scenario, ScenarioError, available, load
 from reference_impl import BUGS, UnknownBugError, validate_bugs
 
@@ -67,6 +68,14 @@ def _parser() -> argparse.ArgumentParser:
     gate.add_argument(
         "--jobs", type=int, default=2, help="live: clusters run side by side (default 2)"
     )
+
+    report = sub.add_parser(
+        "report",
+        help="re-render report.html and timeline.png from a run (or gate) folder",
+        description="Re-render report.html and timeline.png from a run folder's history.jsonl "
+        "and verdict.json (a gate folder: every scenario's, and the gate page with matrix.json).",
+    )
+    report.add_argument("folder", type=Path, help="a run folder or a gate folder")
 
     sub.add_parser("list", help="list scenarios, planted regressions and invariants")
     add_load_commands(sub)
@@ -133,30 +142,36 @@ def _cmd_run(args: argparse.Namespace) -> int:
     else:
         result = simulate(scenario, bugs=bugs, seed=args.seed, ref=args.scenario)
     out = args.out or default_out_dir(scenario.name + "".join(f"-{b}" for b in bugs))
-    write_run(out, result.history, result.verdict)
+    written = write_run(out, result.history, result.verdict)
     print(format_run(result.history, result.verdict))
-    print(f"wrote {out}/history.jsonl and {out}/verdict.json")
+    print(f"wrote {', '.join(str(p) for p in written)}")
     return EXIT_PASS if result.verdict.passed else EXIT_VIOLATION
 
 
 def _cmd_gate_live(args: argparse.Namespace, scenarios: list[Scenario]) -> int:
     from harness.live.gate import format_live_gate, run_live_gate
     from harness.report import default_out_dir, write_run
+    from harness.report.html import render_folder
+    from harness.report.matrix import KillMatrix
 
     result = run_live_gate(scenarios, seed=args.seed, options=_live_options(args), jobs=args.jobs)
     out = args.out or default_out_dir("gate-live")
     for run in result.live.baseline:
-        write_run(out / run.scenario.name, run.history, run.verdict)
+        write_run(out / run.scenario.name, run.history, run.verdict, report=False)
     for (name, bug), run in result.runs.items():
-        write_run(out / f"{name}--{bug}", run.history, run.verdict)
+        write_run(out / "regressions" / f"{name}--{bug}", run.history, run.verdict)
     print(format_live_gate(result))
-    print(f"wrote {out}")
+    KillMatrix.from_gate(result.live).write(out)
+    render_folder(out)
+    print(f"wrote {out} (open {out}/report.html; regression runs in {out}/regressions)")
     return EXIT_PASS if result.passed else EXIT_VIOLATION
 
 
 def _cmd_gate(args: argparse.Namespace) -> int:
     from harness.gate import format_matrix, run_gate
     from harness.report import default_out_dir, write_run
+    from harness.report.html import render_folder
+    from harness.report.matrix import KillMatrix
 
     names = args.scenario or list(available())
     scenarios = [load(name)[0] for name in names]
@@ -166,7 +181,7 @@ def _cmd_gate(args: argparse.Namespace) -> int:
     result = run_gate(scenarios, seed=args.seed)
     out = args.out or default_out_dir("gate")
     for baseline in result.baseline:
-        write_run(out / baseline.scenario.name, baseline.history, baseline.verdict)
+        write_run(out / baseline.scenario.name, baseline.history, baseline.verdict, report=False)
         mark = "ok  " if baseline.verdict.passed else "FAIL"
         print(f"[{mark}] {baseline.scenario.name} (fixed service)")
         for v in baseline.verdict.violations:
@@ -178,8 +193,18 @@ def _cmd_gate(args: argparse.Namespace) -> int:
     for scenario, bug in result.unmet_claims:
         print(f"UNMET CLAIM: scenario {scenario!r} claims to catch {bug!r} but does not")
     print("GATE PASS" if result.passed else "GATE FAIL")
-    print(f"wrote {out}")
+    KillMatrix.from_gate(result).write(out)
+    render_folder(out)
+    print(f"wrote {out} (open {out}/report.html)")
     return EXIT_PASS if result.passed else EXIT_VIOLATION
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from harness.report.html import render_folder
+
+    for path in render_folder(args.folder):
+        print(f"wrote {path}")
+    return EXIT_PASS
 
 
 def _cmd_list(_: argparse.Namespace) -> int:
@@ -198,6 +223,7 @@ def _cmd_list(_: argparse.Namespace) -> int:
 COMMANDS = {
     "run": _cmd_run,
     "gate": _cmd_gate,
+    "report": _cmd_report,
     "list": _cmd_list,
     "serve": cmd_serve,
     "load": cmd_load,
@@ -224,6 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         UnknownBugError,
         UnknownInvariantError,
         HistoryFormatError,
+        ReportInputError,
     ) as error:
         print(f"scanchaos: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -15,6 +15,7 @@ from its event loop instead.
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 import uuid
 from collections.abc import Callable, Generator
@@ -155,6 +156,7 @@ class ScanService:
         self._pending: dict[str, ScanEntry] = {}
         #: since when (wall time) this worker has seen Redis answer without a break
         self._redis_ok_since: float | None = None
+        self._last_contact = -math.inf
 
     # -- starting and running scans -------------------------------------------------------
 
@@ -348,6 +350,11 @@ class ScanService:
             self._redis_failed()
 
     def _repair_pending(self) -> None:
+        # The cleanup doubles as the health probe that tells this worker when Redis came back
+        # (see `_judge_stall`); a worker that talked to Redis since the last tick already knows.
+        quiet = time.monotonic() - self._last_contact >= self.config.cleanup_interval
+        if not (self._pending or quiet):
+            return
         try:
             self._redis.ping()
         except RedisError:
@@ -425,7 +432,9 @@ class ScanService:
 
     def _redis_failed(self) -> None:
         self._redis_ok_since = None
+        self._last_contact = time.monotonic()
 
     def _redis_answered(self) -> None:
         if self._redis_ok_since is None:
             self._redis_ok_since = time.time()
+        self._last_contact = time.monotonic()

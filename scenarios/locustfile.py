@@ -330,7 +330,7 @@ def _verdict(environment: Environment, **_: Any) -> None:
         return
     history = standalone_history(run, shlex.join(["locust", *sys.argv[1:]]))
     verdict = Checker().check(history)
-    write_run(OPTIONS.folder, history, verdict)
+    write_run(OPTIONS.folder, history, verdict, report=False)
     print(format_run(history, verdict), file=sys.stderr)
     print(f"scanchaos: wrote {OPTIONS.folder}/history.jsonl and verdict.json", file=sys.stderr)
     environment.process_exit_code = 0 if verdict.passed else 1

@@ -100,7 +100,7 @@ def test_redis_outage_at_completion(redis_server_binary: str, outage: str) -> No
     fixed = run_live(OUTAGE, options=options)
     assert fixed.verdict.passed, fixed.verdict.violations
     [window] = [f for f in fixed.history.faults if f.fault == "redis-outage"]
-    assert 19.0 <= window.start <= 21.0 and 39.0 <= window.end <= 45.0
+    assert 19.5 <= window.start <= 25.0 and 39.5 <= window.end <= 50.0
     statuses = {op.reply.status for op in fixed.history.ops if window.start < op.start < window.end}
     assert "unavailable" in statuses
     if outage == "stop":

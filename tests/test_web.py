@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _web_helpers import call, running_app
 
 from harness.live.redis_server import RedisServer
 from reference_impl import ServiceConfig, StrategyProfile
 from reference_impl.web import ScanApp, WebSettings
+from tests._web_helpers import call, running_app
 
 pytestmark = pytest.mark.live
 

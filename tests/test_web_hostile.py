@@ -13,12 +13,12 @@ from collections.abc import Iterator
 
 import pytest
 import redis
-from _web_helpers import call, running_app
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reference_impl.keys import is_contract_key
 from reference_impl.web import ScanApp
+from tests._web_helpers import call, running_app
 
 pytestmark = pytest.mark.live
 

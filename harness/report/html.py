@@ -1,0 +1,325 @@
+"""`report.html`: one self-contained page per run folder (and one for a gate folder).
+
+The page needs nothing but itself: images are inlined as base64 PNG, the CSS is inline, there is
+no script. It renders from a `History` and its `Verdict`, so a folder copied from CI renders the
+same here (`scanchaos report DIR`). Optional sections appear when their data exists: the kill
+matrix (`matrix.json`, see `harness.report.matrix`), throughput and latency for load runs
+(`harness.report.loadplot`), the explorer's shrunk schedule (`harness.report.schedule`).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from harness.checker import JUDGEMENTS, Verdict, Violation
+from harness.history import FaultEvent, History, Operation, RunInfo
+from harness.report.embed import REPORT_FILE, TIMELINE_FILE
+from harness.report.loadplot import (
+    LOAD_HEIGHT_PX,
+    LOAD_WIDTH_PX,
+    LoadStats,
+    is_load_run,
+    render_load,
+)
+from harness.report.loadplot import load_stats as compute_load_stats
+from harness.report.matrix import KillMatrix
+from harness.report.rundir import RunRecord, read_run, run_folders
+from harness.report.schedule import ShrunkSchedule, read_schedule
+from harness.report.timeline import (
+    STATUS_STYLE,
+    Mark,
+    TimelinePlot,
+    render_timeline,
+    workers_of,
+)
+
+_ENV = Environment(
+    loader=PackageLoader("harness.report", "templates"),
+    autoescape=select_autoescape(["html", "j2"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+@dataclass(frozen=True)
+class Swatch:
+    status: str
+    colour: str
+    label: str
+
+
+@dataclass(frozen=True)
+class EvidenceLink:
+    index: int
+    #: whether the history holds that operation (so the link has a target)
+    present: bool
+
+
+@dataclass(frozen=True)
+class ViolationView:
+    number: int
+    invariant: str
+    at: float
+    after_completion: float | None
+    message: str
+    count: int
+    evidence: tuple[EvidenceLink, ...]
+
+
+@dataclass(frozen=True)
+class EvidenceRow:
+    op: Operation
+    colour: str
+    #: the violations (by number) this operation witnesses
+    violations: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class OutcomeCell:
+    count: int
+    first: float
+
+
+@dataclass(frozen=True)
+class OutcomeRow:
+    worker: str
+    cells: tuple[OutcomeCell, ...]
+
+
+@dataclass(frozen=True)
+class LoadView:
+    stats: LoadStats
+    b64: str
+    counts: tuple[tuple[str, int], ...]
+    width: int = LOAD_WIDTH_PX
+    height: int = LOAD_HEIGHT_PX
+
+
+@dataclass
+class RunView:
+    """Everything the template shows about one run."""
+
+    key: str
+    info: RunInfo
+    verdict: Verdict
+    judgements: tuple[str, ...]
+    timeline: TimelinePlot
+    workers: list[str]
+    op_count: int
+    faults: list[FaultEvent]
+    violations: list[ViolationView]
+    evidence: list[EvidenceRow]
+    statuses: list[Swatch]
+    outcomes: list[OutcomeRow]
+    glance: list[str]
+    load: LoadView | None = None
+    schedule: ShrunkSchedule | None = None
+    #: relative link to the run's own report (in a gate report)
+    link: str | None = None
+    legend: list[Swatch] = field(default_factory=list)
+
+    @property
+    def timeline_b64(self) -> str:
+        return base64.b64encode(self.timeline.png).decode("ascii")
+
+    @property
+    def timeline_width(self) -> int:
+        return self.timeline.width
+
+    @property
+    def timeline_height(self) -> int:
+        return self.timeline.height
+
+    @property
+    def areas(self) -> list[Mark]:
+        return self.timeline.violations + self.timeline.zoom_violations
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "run"
+
+
+def _swatch(status: str) -> Swatch:
+    colour, label = STATUS_STYLE.get(status, ("#777777", status))
+    return Swatch(status, colour, label)
+
+
+def _glance(history: History, verdict: Verdict, by_index: dict[int, Operation]) -> list[str]:
+    if verdict.passed:
+        checked = sum(1 for r in verdict.results if r.checked)
+        return [
+            f"All {checked} checked invariants held over {len(history.ops)} operations "
+            f"and {len(history.faults)} fault events."
+        ]
+    lines = []
+    for number, v in enumerate(verdict.violations[:3], start=1):
+        ops = [by_index[i] for i in v.evidence if i in by_index]
+        workers = sorted({o.worker for o in ops}, key=lambda w: workers_of(history).index(w))
+        answers = sorted({o.reply.status for o in ops})
+        when = f"at {v.at:.1f} s"
+        if v.after_completion is not None:
+            when = f"from {v.at:.1f} s, {v.after_completion:.1f} s after the scan completed,"
+        lines.append(
+            f"V{number} {v.invariant}: {when} reads answered {', '.join(answers) or '?'} "
+            f"on worker(s) {', '.join(workers) or '?'} ({v.count} operation(s) in all)."
+        )
+    if len(verdict.violations) > 3:
+        lines.append(f"... and {len(verdict.violations) - 3} more violation(s) below.")
+    return lines
+
+
+def _outcomes(history: History, workers: list[str], statuses: Sequence[str]) -> list[OutcomeRow]:
+    counts: dict[tuple[str, str], int] = {}
+    first: dict[tuple[str, str], float] = {}
+    for op in history.ops:
+        key = (op.worker, op.reply.status)
+        counts[key] = counts.get(key, 0) + 1
+        first[key] = min(first.get(key, op.end), op.end)
+    return [
+        OutcomeRow(
+            w, tuple(OutcomeCell(counts.get((w, s), 0), first.get((w, s), 0.0)) for s in statuses)
+        )
+        for w in workers
+    ]
+
+
+def run_view(
+    record: RunRecord,
+    *,
+    plot: TimelinePlot | None = None,
+    schedule: ShrunkSchedule | None = None,
+    link: str | None = None,
+) -> RunView:
+    """Prepare one run for the page (renders the timeline unless `plot` is given)."""
+    history, verdict = record.history, record.verdict
+    plot = plot or render_timeline(history, verdict)
+    by_index = {op.index: op for op in history.ops}
+    witnessed: dict[int, list[int]] = {}
+    views = []
+    for number, v in enumerate(verdict.violations, start=1):
+        for i in v.evidence:
+            witnessed.setdefault(i, []).append(number)
+        views.append(_violation_view(number, v, by_index))
+    evidence = [
+        EvidenceRow(by_index[i], _swatch(by_index[i].reply.status).colour, tuple(numbers))
+        for i, numbers in sorted(witnessed.items())
+        if i in by_index
+    ]
+    present = {op.reply.status for op in history.ops}
+    statuses = [s for s in STATUS_STYLE if s in present]
+    statuses += sorted(present - set(statuses))
+    workers = workers_of(history)
+    load = None
+    if is_load_run(history):
+        stats = compute_load_stats(history)
+        load = LoadView(
+            stats,
+            base64.b64encode(render_load(history, stats)).decode("ascii"),
+            tuple(sorted(stats.counts.items(), key=lambda kv: -kv[1])),
+        )
+    reads = {op.reply.status for op in history.ops if op.op != "start"}
+    return RunView(
+        key=_key(history.info.scenario),
+        info=history.info,
+        verdict=verdict,
+        judgements=record.judgements,
+        timeline=plot,
+        workers=workers,
+        op_count=len(history.ops),
+        faults=list(history.faults),
+        violations=views,
+        evidence=evidence,
+        statuses=[_swatch(s) for s in statuses],
+        outcomes=_outcomes(history, workers, statuses),
+        glance=_glance(history, verdict, by_index),
+        load=load,
+        schedule=schedule,
+        link=link,
+        legend=[_swatch(s) for s in STATUS_STYLE if s in reads],
+    )
+
+
+def _violation_view(number: int, v: Violation, by_index: dict[int, Operation]) -> ViolationView:
+    return ViolationView(
+        number=number,
+        invariant=v.invariant,
+        at=v.at,
+        after_completion=v.after_completion,
+        message=v.message,
+        count=v.count,
+        evidence=tuple(EvidenceLink(i, i in by_index) for i in v.evidence),
+    )
+
+
+def render_html(runs: Sequence[RunView], *, title: str, matrix: KillMatrix | None = None) -> str:
+    """The page for `runs`; a gate page (several runs) may carry the kill matrix.
+
+    `matrix` is optional: any `KillMatrix` (from `KillMatrix.from_gate` or `matrix.json`).
+    """
+    gate_passed = bool(
+        matrix is not None
+        and all(r.verdict.passed for r in runs)
+        and not matrix.escaped
+        and not matrix.unmet_claims
+    )
+    return _ENV.get_template("report.html.j2").render(
+        title=title, runs=list(runs), matrix=matrix, gate_passed=gate_passed
+    )
+
+
+def _run_title(info: RunInfo) -> str:
+    bugs = f" with {', '.join(info.bugs)}" if info.bugs else " (fixed service)"
+    return f"Scan resilience report: {info.scenario}{bugs}"
+
+
+def write_report(
+    out: Path,
+    history: History,
+    verdict: Verdict,
+    *,
+    judgements: tuple[str, ...] = JUDGEMENTS,
+    schedule: ShrunkSchedule | None = None,
+) -> RunView:
+    """Write `timeline.png` and `report.html` for one run into `out`."""
+    view = run_view(RunRecord(history, verdict, judgements), schedule=schedule)
+    (out / TIMELINE_FILE).write_bytes(view.timeline.png)
+    (out / REPORT_FILE).write_text(
+        render_html([view], title=_run_title(history.info)), encoding="utf-8"
+    )
+    return view
+
+
+def write_gate_report(out: Path, views: Sequence[RunView], matrix: KillMatrix | None) -> Path:
+    """Write the gate folder's `report.html`: every scenario's run, then the kill matrix."""
+    path = out / REPORT_FILE
+    path.write_text(render_html(views, title="Scan resilience gate", matrix=matrix), "utf-8")
+    return path
+
+
+def render_folder(folder: Path) -> list[Path]:
+    """Re-render every report in `folder` (a run folder or a gate folder); return the files."""
+    written: list[Path] = []
+    folders = run_folders(folder)
+    views = []
+    for run_dir in folders:
+        record = read_run(run_dir)
+        view = write_report(
+            run_dir,
+            record.history,
+            record.verdict,
+            judgements=record.judgements,
+            schedule=read_schedule(run_dir),
+        )
+        written += [run_dir / TIMELINE_FILE, run_dir / REPORT_FILE]
+        if run_dir != folder:
+            view.link = f"{run_dir.name}/{REPORT_FILE}"
+        views.append(view)
+    if folders != [folder]:
+        written.append(write_gate_report(folder, views, KillMatrix.read(folder)))
+    return written

@@ -1,0 +1,480 @@
+"""The timeline of one run: one lane per worker, every read where and when it happened.
+
+Drawn with matplotlib's object API on the Agg canvas (no pyplot, no global state, no display).
+The image is always `WIDTH_PX` x `HEIGHT_PX` pixels so that a report, a pull-request summary
+and a test all see the same picture. When a violation happened, the lower panel zooms in on
+the first one, so that a gap of seconds in a run of minutes is still visible at a glance.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from harness.checker import Verdict, Violation
+from harness.checker.model import Context, ScanFacts
+from harness.history import History
+from harness.report.embed import TIMELINE_FILE
+
+WIDTH_PX, HEIGHT_PX, DPI = 1600, 900, 100
+
+#: reply status -> (colour, legend label); colour-blind-safe hues, alarming ones warm
+STATUS_STYLE: dict[str, tuple[str, str]] = {
+    "scanning": ("#56B4E9", "scanning (HTTP 202)"),
+    "complete": ("#009E73", "complete (HTTP 200)"),
+    "partial": ("#8DB33A", "partial (HTTP 200)"),
+    "failed": ("#8C564B", "failed (HTTP 200)"),
+    "not_found": ("#D62728", "not_found (HTTP 404)"),
+    "unavailable": ("#E69F00", "unavailable (HTTP 503)"),
+    "bad_request": ("#999999", "bad_request (HTTP 400)"),
+    "error": ("#9B30C8", "error (HTTP 500)"),
+    "lost": ("#000000", "lost (no response)"),
+}
+OP_MARKER = {"status": "o", "latest": "s"}
+OUTAGE_COLOUR = "#F4A6A6"
+EXPIRED_COLOUR = "#EEEEEE"
+#: above this many scans, per-scan lines would hide the reads: scans get lane marks only
+MAX_SCAN_LINES = 4
+#: a read that waited longer than this (a busy worker, a slow Redis) gets a line from ask to answer
+WAIT_SHOWN = 0.5
+
+
+@dataclass(frozen=True)
+class Mark:
+    """Where something was drawn, in image pixels (origin top left), for image maps and tests."""
+
+    x: float
+    y: float
+    label: str
+
+
+@dataclass
+class TimelinePlot:
+    """A rendered timeline: the PNG and where its landmarks are in it."""
+
+    png: bytes
+    width: int
+    height: int
+    #: the main panel's time range and pixel box (left, top, right, bottom)
+    xlim: tuple[float, float]
+    box: tuple[float, float, float, float]
+    #: pixel row of each worker's lane in the main panel
+    lanes: dict[str, float]
+    #: one per violation, in the verdict's order, in the main panel
+    violations: list[Mark] = field(default_factory=list)
+    #: the same marks in the zoom panel, when there is one
+    zoom_violations: list[Mark] = field(default_factory=list)
+
+    def x_of(self, t: float) -> float:
+        """The pixel column of scenario time `t` in the main panel."""
+        left, _, right, _ = self.box
+        lo, hi = self.xlim
+        return left + (t - lo) / (hi - lo) * (right - left)
+
+
+def _worker_key(name: str) -> tuple[int, str]:
+    digits = "".join(c for c in name if c.isdigit())
+    return (int(digits) if digits else 1 << 30, name)
+
+
+def workers_of(history: History) -> list[str]:
+    """The lanes: every worker that answered or was hit by a fault, in natural order."""
+    names = {op.worker for op in history.ops}
+    names |= {f.target for f in history.faults if f.target and f.fault.startswith("worker")}
+    if not names:
+        names = {f"w{i}" for i in range(history.info.workers)}
+    return sorted(names, key=_worker_key)
+
+
+class _Painter:
+    """Draws one history onto axes; used for the full run and for the zoom panel."""
+
+    def __init__(self, history: History, verdict: Verdict) -> None:
+        self.history = history
+        self.verdict = verdict
+        self.ctx = Context(history)
+        self.lanes = workers_of(history)
+        count = len(self.lanes)
+        self.y = {name: float(count - 1 - i) for i, name in enumerate(self.lanes)}
+        self.by_index = {op.index: op for op in history.ops}
+        self.scans: list[ScanFacts] = sorted(
+            (s for s in self.ctx.scans.values() if s.start_op is not None),
+            key=lambda s: (s.started or 0.0, s.scan_id),
+        )
+        self.evidence = [
+            self.by_index[i] for v in verdict.violations for i in v.evidence if i in self.by_index
+        ]
+
+    def lane_of(self, v: Violation) -> float:
+        for index in v.evidence:
+            op = self.by_index.get(index)
+            if op is not None and op.worker in self.y:
+                return self.y[op.worker]
+        return len(self.lanes) - 0.5
+
+    def paint(self, ax: Axes, lo: float, hi: float, zoom: bool) -> None:
+        top = len(self.lanes) - 0.5
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(-0.5, top + 0.1)
+        ax.set_yticks([self.y[n] for n in self.lanes], self.lanes, fontsize=12)
+        ax.tick_params(axis="x", labelsize=10)
+        for n in self.lanes:
+            ax.axhline(self.y[n] - 0.5, color="#DDDDDD", linewidth=0.8, zorder=0)
+        ax.grid(axis="x", color="#EEEEEE", linewidth=0.6, zorder=0)
+        self._faults(ax, top)
+        self._scans(ax, top, zoom)
+        self._reads(ax, zoom)
+        self._violations(ax, top)
+
+    def _faults(self, ax: Axes, top: float) -> None:
+        for f in self.history.faults:
+            if f.fault == "redis-outage":
+                ax.axvspan(
+                    f.start, max(f.end, f.start + 1e-3), color=OUTAGE_COLOUR, alpha=0.45, zorder=0.5
+                )
+                ax.text(f.start, top, " Redis down", va="bottom", fontsize=9, color="#A01010")
+            elif f.fault == "drop-column":
+                ax.axvline(f.start, color="#555555", linestyle="-.", linewidth=1.2, zorder=1)
+                ax.text(f.start, top, f" drop {f.target or 'column'}", va="bottom", fontsize=9)
+            else:
+                y = self.y.get(f.target or "")
+                lo, hi = (y - 0.45, y + 0.45) if y is not None else (-0.5, top)
+                if f.end > f.start:
+                    ax.fill_betweenx([lo, hi], f.start, f.end, color="#BBBBBB", zorder=0.5)
+                ax.vlines(f.start, lo, hi, color="#222222", linewidth=2.2, zorder=4)
+                marker = "X" if f.fault == "worker-restart" else "v"
+                ax.scatter([f.start], [hi - 0.08], marker=marker, s=110, color="#222222", zorder=5)
+                word = "restart" if f.fault == "worker-restart" else "timeout kill"
+                ax.text(f.start, hi - 0.08, f"  {word}", va="center", fontsize=9, zorder=5)
+
+    def _scans(self, ax: Axes, top: float, zoom: bool) -> None:
+        timing = self.history.info.timing
+        lines = len(self.scans) <= MAX_SCAN_LINES
+        for scan in self.scans:
+            start = scan.start_op
+            assert start is not None
+            y = self.y.get(start.worker, 0.0)
+            colour = STATUS_STYLE.get(start.reply.status, ("#777777", ""))[0]
+            ax.barh(
+                y,
+                start.end - start.start,
+                left=start.start,
+                height=0.34,
+                color=colour,
+                alpha=0.35,
+                edgecolor=colour,
+                zorder=1,
+            )
+            name = scan.label or scan.scan_id[:8]
+            ax.scatter([start.start], [y], marker=">", s=70, color="#333333", zorder=3)
+            if lines:
+                ax.text(start.start, y + 0.2, f" {name} runs", fontsize=9, va="bottom", zorder=3)
+            done = scan.completion()
+            if done is None:
+                continue
+            expiry = done + timing.result_ttl
+            if lines:
+                ax.axvline(done, color="#009E73", linestyle="--", linewidth=1.6, zorder=2)
+                ax.text(
+                    done,
+                    top,
+                    f" {name} complete {done:.1f} s",
+                    va="bottom",
+                    fontsize=9,
+                    color="#00704F",
+                )
+                ax.axvline(expiry, color="#555555", linestyle=":", linewidth=1.6, zorder=2)
+                ax.text(expiry, top, f" TTL expiry {expiry:.1f} s", va="bottom", fontsize=9)
+                if len(self.scans) == 1 and not zoom:
+                    # reads past expiry (+ memory TTL) should be 404: shade so they read as expected
+                    ax.axvspan(
+                        expiry,
+                        expiry + 1e9,
+                        facecolor=EXPIRED_COLOUR,
+                        zorder=0.2,
+                        hatch="//",
+                        edgecolor="#DDDDDD",
+                        linewidth=0,
+                    )
+            else:
+                ax.scatter([done], [y], marker="D", s=40, color="#009E73", zorder=3)
+                ax.scatter([expiry], [y], marker="|", s=120, color="#555555", zorder=3)
+
+    def _reads(self, ax: Axes, zoom: bool) -> None:
+        groups: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
+        waits: list[tuple[float, float, float]] = []
+        for op in self.history.ops:
+            if op.op == "start":
+                continue
+            xs, ys = groups.setdefault((op.reply.status, op.op), ([], []))
+            y = self.y[op.worker] - (0.18 if op.op == "latest" else 0.0)
+            # a read is drawn when it was answered: what came back is the state at that time
+            xs.append(op.end)
+            ys.append(y)
+            if op.end - op.start > WAIT_SHOWN:
+                waits.append((y - 0.07, op.start, op.end))
+        if waits:
+            ax.hlines(
+                [w[0] for w in waits],
+                [w[1] for w in waits],
+                [w[2] for w in waits],
+                color="#888888",
+                linewidth=0.6,
+                zorder=2,
+            )
+        size = 36 if zoom else 14
+        for (status, kind), (xs, ys) in sorted(groups.items()):
+            colour = STATUS_STYLE.get(status, ("#777777", status))[0]
+            ax.scatter(
+                xs,
+                ys,
+                s=size,
+                color=colour,
+                marker=OP_MARKER.get(kind, "o"),
+                linewidths=0,
+                zorder=3,
+                rasterized=False,
+            )
+        if self.evidence:
+            ax.scatter(
+                [o.end for o in self.evidence],
+                [self.y[o.worker] for o in self.evidence],
+                s=size * 3.2,
+                facecolors="none",
+                edgecolors="#000000",
+                linewidths=1.0,
+                zorder=4,
+            )
+
+    def _violations(self, ax: Axes, top: float) -> None:
+        for number, v in enumerate(self.verdict.violations, start=1):
+            y = self.lane_of(v)
+            ax.scatter(
+                [v.at],
+                [y],
+                marker="*",
+                s=420,
+                color="#D62728",
+                edgecolors="#000000",
+                linewidths=1.2,
+                zorder=6,
+            )
+            ax.annotate(
+                f"V{number} {v.invariant}",
+                (v.at, y),
+                xytext=(10, 14),
+                textcoords="offset points",
+                fontsize=10,
+                fontweight="bold",
+                color="#8B0000",
+                zorder=7,
+                bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "#8B0000", "alpha": 0.9},
+            )
+
+
+def _legend(fig: Figure, painter: _Painter, duration: float) -> None:
+    """Two rows: what came back (the colours), then what the lines and marks mean."""
+    seen = {op.reply.status for op in painter.history.ops if op.op != "start"}
+    answers: list[Line2D | Patch] = [
+        Line2D([], [], marker="o", linestyle="", color=colour, markersize=9, label=label)
+        for status, (colour, label) in STATUS_STYLE.items()
+        if status in seen
+    ]
+    if any(op.op == "latest" for op in painter.history.ops):
+        answers.append(
+            Line2D([], [], marker="s", linestyle="", color="#777777", label="square: latest")
+        )
+    marks: list[Line2D | Patch] = [
+        Patch(color="#009E73", alpha=0.35, label="scan running (start call)"),
+    ]
+    lines = len(painter.scans) <= MAX_SCAN_LINES
+    marks.append(
+        Line2D([], [], color="#009E73", linestyle="--", label="scan complete")
+        if lines
+        else Line2D([], [], marker="D", linestyle="", color="#009E73", label="scan complete")
+    )
+    ttl = painter.history.info.timing.result_ttl
+    done = [s.completion() for s in painter.scans]
+    if any(d is not None and d + ttl <= duration for d in done):
+        marks.append(
+            Line2D([], [], color="#555555", linestyle=":", label="TTL expiry")
+            if lines
+            else Line2D([], [], marker="|", linestyle="", color="#555555", label="TTL expiry")
+        )
+        if len(painter.scans) == 1:
+            marks.append(
+                Patch(
+                    facecolor=EXPIRED_COLOUR,
+                    edgecolor="#DDDDDD",
+                    hatch="//",
+                    label="past TTL: 404 expected",
+                )
+            )
+    kinds = {f.fault for f in painter.history.faults}
+    if "redis-outage" in kinds:
+        marks.append(Patch(color=OUTAGE_COLOUR, alpha=0.45, label="Redis outage"))
+    if "worker-restart" in kinds:
+        marks.append(
+            Line2D([], [], marker="X", linestyle="", color="#222222", label="worker restart")
+        )
+    if "worker-timeout" in kinds:
+        marks.append(
+            Line2D([], [], marker="v", linestyle="", color="#222222", label="worker timeout kill")
+        )
+    if "drop-column" in kinds:
+        marks.append(Line2D([], [], color="#555555", linestyle="-.", label="column dropped"))
+    if painter.verdict.violations:
+        marks.append(
+            Line2D(
+                [],
+                [],
+                marker="*",
+                linestyle="",
+                markersize=14,
+                color="#D62728",
+                markeredgecolor="#000000",
+                label="violation",
+            )
+        )
+        marks.append(
+            Line2D(
+                [],
+                [],
+                marker="o",
+                linestyle="",
+                markersize=9,
+                markerfacecolor="none",
+                markeredgecolor="#000000",
+                label="evidence",
+            )
+        )
+    for handles, y in ((answers, 0.952), (marks, 0.918)):
+        if handles:
+            fig.legend(
+                handles=handles,
+                loc="upper center",
+                bbox_to_anchor=(0.5, y),
+                ncol=len(handles),
+                frameon=False,
+                fontsize=11,
+                handletextpad=0.3,
+                columnspacing=1.4,
+            )
+
+
+def _zoom_window(painter: _Painter, duration: float) -> tuple[float, float, Violation] | None:
+    if not painter.verdict.violations:
+        return None
+    first = painter.verdict.violations[0]
+    if first.after_completion is not None and first.after_completion > 0:
+        done = first.at - first.after_completion
+        gap = first.after_completion
+        lo, hi = done - max(6.0, 0.6 * gap), first.at + max(10.0, gap)
+    else:
+        lo, hi = first.at - 15.0, first.at + 15.0
+    return max(0.0, lo), min(max(duration, first.at + 1.0), hi), first
+
+
+def _title(history: History, verdict: Verdict) -> str:
+    info = history.info
+    bugs = ", ".join(info.bugs) if info.bugs else "none (fixed service)"
+    outcome = "PASS" if verdict.passed else f"FAIL: {len(verdict.violations)} violation(s)"
+    return (
+        f"{info.scenario}  |  mode {info.mode}  |  seed {info.seed}  |  planted regressions: "
+        f"{bugs}  |  {outcome}"
+    )
+
+
+def _marks(fig: Figure, ax: Axes, painter: _Painter, violations: Sequence[Violation]) -> list[Mark]:
+    marks = []
+    lo, hi = ax.get_xlim()
+    for number, v in enumerate(violations, start=1):
+        if not lo <= v.at <= hi:
+            continue
+        x, y = ax.transData.transform((v.at, painter.lane_of(v)))
+        marks.append(Mark(float(x), float(HEIGHT_PX - y), f"V{number}"))
+    return marks
+
+
+def render_timeline(history: History, verdict: Verdict) -> TimelinePlot:
+    """Draw the timeline of `history`, judged by `verdict`; return the PNG and its landmarks."""
+    fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
+    FigureCanvasAgg(fig)
+    painter = _Painter(history, verdict)
+    ends = [op.end for op in history.ops] + [f.end for f in history.faults]
+    duration = max([history.info.duration, *ends, 1.0])
+    fig.suptitle(_title(history, verdict), fontsize=14, fontweight="bold", y=0.985)
+    _legend(fig, painter, duration)
+    zoom = _zoom_window(painter, duration)
+    if zoom is None:
+        main = fig.add_axes((0.06, 0.08, 0.92, 0.74))
+    else:
+        main = fig.add_axes((0.06, 0.47, 0.92, 0.36))
+    painter.paint(main, 0.0, duration, zoom=False)
+    main.set_xlabel("scenario time (s)", fontsize=11)
+    main.set_title("whole run: one lane per worker, each read at its time", fontsize=11, loc="left")
+    zoom_ax = None
+    if zoom is not None:
+        lo, hi, first = zoom
+        zoom_ax = fig.add_axes((0.06, 0.07, 0.92, 0.31))
+        painter.paint(zoom_ax, lo, hi, zoom=True)
+        zoom_ax.set_xlabel("scenario time (s)", fontsize=11)
+        title = f"zoom on V1 ({first.invariant}) at {first.at:.1f} s"
+        if first.after_completion is not None:
+            done = first.at - first.after_completion
+            title += f": {first.after_completion:.1f} s after the scan completed at {done:.1f} s"
+            y = len(painter.lanes) - 0.62
+            zoom_ax.annotate(
+                "",
+                xy=(first.at, y),
+                xytext=(done, y),
+                arrowprops={"arrowstyle": "<->", "color": "#8B0000", "linewidth": 2},
+                zorder=8,
+            )
+            zoom_ax.text(
+                (done + first.at) / 2,
+                y + 0.04,
+                f"{first.after_completion:.1f} s",
+                ha="center",
+                va="bottom",
+                fontsize=13,
+                fontweight="bold",
+                color="#8B0000",
+                zorder=8,
+                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85},
+            )
+        zoom_ax.set_title(title, fontsize=11, loc="left", color="#8B0000")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    x0, y0, x1, y1 = main.get_window_extent().extents
+    plot = TimelinePlot(
+        png=buffer.getvalue(),
+        width=WIDTH_PX,
+        height=HEIGHT_PX,
+        xlim=(0.0, duration),
+        box=(float(x0), float(HEIGHT_PX - y1), float(x1), float(HEIGHT_PX - y0)),
+        lanes={
+            n: float(HEIGHT_PX - main.transData.transform((0.0, painter.y[n]))[1])
+            for n in painter.lanes
+        },
+        violations=_marks(fig, main, painter, verdict.violations),
+        zoom_violations=(
+            _marks(fig, zoom_ax, painter, verdict.violations) if zoom_ax is not None else []
+        ),
+    )
+    return plot
+
+
+def write_timeline(out: Path, history: History, verdict: Verdict) -> TimelinePlot:
+    """Render the timeline into `out/timeline.png`."""
+    plot = render_timeline(history, verdict)
+    (out / TIMELINE_FILE).write_bytes(plot.png)
+    return plot

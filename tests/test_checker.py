@@ -1,0 +1,226 @@
+"""Each invariant flags a hand-made history that breaks it and passes one that keeps it."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.checker import INVARIANTS, Checker, UnknownInvariantError
+from tests.histories import (
+    ERROR,
+    LOST,
+    NOT_FOUND,
+    OTHER,
+    SCAN,
+    UNAVAILABLE,
+    Builder,
+    complete,
+    failed,
+    scanning,
+)
+
+
+def violated(builder: Builder, invariant: str) -> list[str]:
+    verdict = Checker([invariant]).check(builder.history)
+    return [v.message for v in verdict.violations if v.invariant == invariant]
+
+
+def incident(first_404: float) -> Builder:
+    b = Builder().start(0.0, 28.0, complete(28.0))
+    for t in range(29, 60):
+        b.read(float(t), NOT_FOUND if t >= first_404 else complete(28.0))
+    return b
+
+
+# -- reachable-until-expiry --------------------------------------------------------------
+
+
+def test_reachable_flags_the_incident_with_the_offset_after_completion() -> None:
+    verdict = Checker(["reachable-until-expiry"]).check(incident(first_404=40).history)
+    [v] = verdict.violations
+    assert v.invariant == "reachable-until-expiry"
+    assert v.after_completion == pytest.approx(12.0)
+    assert v.count == 20
+    assert "not_found" in v.message and "12.0 s after completion" in v.message
+
+
+def test_reachable_passes_when_every_read_returns_the_result() -> None:
+    assert violated(incident(first_404=10_000), "reachable-until-expiry") == []
+
+
+def test_reachable_passes_a_not_found_after_the_ttl() -> None:
+    b = Builder().start(0.0, 28.0, complete(28.0)).read(328.5, NOT_FOUND)
+    assert violated(b, "reachable-until-expiry") == []
+
+
+def test_reachable_tolerates_unavailable_inside_a_redis_fault_but_never_not_found() -> None:
+    b = Builder().start(0.0, 28.0, complete(28.0)).outage(40.0, 60.0)
+    b.read(50.0, UNAVAILABLE)
+    assert violated(b, "reachable-until-expiry") == []
+    b.read(55.0, NOT_FOUND)
+    assert len(violated(b, "reachable-until-expiry")) == 1
+
+
+def test_reachable_flags_unavailable_outside_a_fault() -> None:
+    b = Builder().start(0.0, 28.0, complete(28.0)).read(100.0, UNAVAILABLE)
+    assert len(violated(b, "reachable-until-expiry")) == 1
+
+
+def test_result_lost_by_fault_is_listed_not_violated() -> None:
+    b = Builder().outage(20.0, 60.0).start(0.0, 28.0, complete(28.0)).restart(30.0, "w0")
+    b.read(70.0, NOT_FOUND)
+    verdict = Checker().check(b.history)
+    assert verdict.passed
+    [lost] = verdict.lost_by_fault
+    assert lost.scan_id == SCAN and "restarted at 30.0 s" in lost.why
+
+
+def test_restart_after_the_repair_window_is_not_an_excuse() -> None:
+    b = Builder().outage(20.0, 60.0).start(0.0, 28.0, complete(28.0)).restart(70.0, "w0")
+    b.read(75.0, NOT_FOUND)
+    assert len(violated(b, "reachable-until-expiry")) == 1
+
+
+# -- expires-after-ttl --------------------------------------------------------------------
+
+
+def test_expires_flags_a_result_served_long_after_its_ttl() -> None:
+    b = Builder().start(0.0, 28.0, complete(28.0)).read(345.0, complete(28.0))
+    [message] = violated(b, "expires-after-ttl")
+    assert "should be gone by 340.0 s" in message
+
+
+def test_expires_tolerates_memory_ttl_after_the_result_ttl() -> None:
+    b = Builder().start(0.0, 28.0, complete(28.0)).read(335.0, complete(28.0))
+    b.read(341.0, NOT_FOUND)
+    assert violated(b, "expires-after-ttl") == []
+
+
+# -- monotonic-reads ----------------------------------------------------------------------
+
+
+def test_monotonic_flags_progress_going_back_across_workers() -> None:
+    b = Builder().start(0.0, 28.0, complete(28.0))
+    b.read(5.0, scanning(3), worker="w1").read(6.0, scanning(2), worker="w2")
+    [message] = violated(b, "monotonic-reads")
+    assert "scanning 2/14" in message and "scanning 3/14" in message
+
+
+def test_monotonic_flags_scanning_after_terminal() -> None:
+    b = Builder().start(0.0, 28.0, complete(28.0)).read(30.0, scanning(13))
+    assert len(violated(b, "monotonic-reads")) == 1
+
+
+def test_monotonic_flags_a_terminal_result_that_changes() -> None:
+    b = Builder().start(0.0, 40.0, failed(40.0)).read(41.0, complete(28.0))
+    assert len(violated(b, "monotonic-reads")) == 1
+
+
+def test_monotonic_ignores_overlapping_reads() -> None:
+    b = Builder().read(5.0, scanning(3), end=7.0).read(6.0, scanning(2), end=6.5)
+    assert violated(b, "monotonic-reads") == []
+
+
+def test_monotonic_passes_growing_progress() -> None:
+    b = Builder().read(5.0, scanning(2)).read(6.0, scanning(3)).read(7.0, scanning(3))
+    assert violated(b, "monotonic-reads") == []
+
+
+# -- terminates ---------------------------------------------------------------------------
+
+
+def test_terminates_flags_a_scan_scanning_past_its_deadline() -> None:
+    b = Builder().start(0.0, 5.0, LOST).restart(5.0).read(250.0, scanning(3))
+    [message] = violated(b, "terminates")
+    assert "should be terminal by 187.0 s" in message
+
+
+def test_terminates_passes_a_dead_worker_scan_marked_failed() -> None:
+    b = Builder().start(0.0, 5.0, LOST).restart(5.0).read(40.0, failed(36.0))
+    b.read(250.0, failed(36.0))
+    assert violated(b, "terminates") == []
+
+
+def test_terminates_deadline_stretches_by_redis_fault_time() -> None:
+    b = Builder().start(0.0, 5.0, LOST).outage(10.0, 60.0).read(200.0, scanning(3))
+    assert violated(b, "terminates") == []
+    b.read(260.0, scanning(3))
+    assert len(violated(b, "terminates")) == 1
+
+
+# -- isolated ------------------------------------------------------------------------------
+
+
+def test_isolated_flags_another_users_read() -> None:
+    b = Builder().start(0.0, 28.0, complete(28.0)).read(30.0, complete(28.0), user="mallory")
+    [message] = violated(b, "isolated")
+    assert "user mallory read" in message and "of user alice" in message
+
+
+def test_isolated_passes_not_found_for_another_user() -> None:
+    b = Builder().start(0.0, 28.0, complete(28.0)).read(30.0, NOT_FOUND, user="mallory")
+    assert violated(b, "isolated") == []
+
+
+def test_isolated_flags_latest_returning_someone_elses_scan() -> None:
+    b = Builder().read(30.0, complete(28.0, owner="bob"), user="alice", op="latest", scan=OTHER)
+    assert len(violated(b, "isolated")) == 1
+
+
+# -- no-server-errors --------------------------------------------------------------------
+
+
+def test_no_server_errors_flags_a_500() -> None:
+    b = Builder().start(0.0, 3.0, ERROR)
+    [message] = violated(b, "no-server-errors")
+    assert "HTTP 500" in message
+
+
+def test_no_server_errors_allows_503_only_inside_a_fault() -> None:
+    b = Builder().outage(10.0, 20.0).read(15.0, UNAVAILABLE)
+    assert violated(b, "no-server-errors") == []
+    b.read(40.0, UNAVAILABLE)
+    assert len(violated(b, "no-server-errors")) == 1
+
+
+def test_no_server_errors_flags_a_dropped_connection_without_a_restart() -> None:
+    b = Builder().start(0.0, 10.0, LOST)
+    assert len(violated(b, "no-server-errors")) == 1
+    b2 = Builder().restart(10.0).start(0.0, 10.0, LOST)
+    assert violated(b2, "no-server-errors") == []
+
+
+# -- saved-before-timeout ----------------------------------------------------------------
+
+
+def test_saved_before_timeout_flags_a_worker_killed_by_the_timeout() -> None:
+    b = Builder().start(0.0, 180.0, ERROR)
+    [message] = violated(b, "saved-before-timeout")
+    assert "past the 180 s worker timeout" in message
+
+
+def test_saved_before_timeout_passes_a_partial_saved_within_budget() -> None:
+    partial = complete(150.0)
+    b = Builder().start(0.0, 150.0, partial)
+    assert violated(b, "saved-before-timeout") == []
+
+
+# -- the checker itself -------------------------------------------------------------------
+
+
+def test_every_invariant_has_a_test_that_makes_it_fail() -> None:
+    tested = {name.split("_")[1] for name in globals() if name.startswith("test_")}
+    for name in INVARIANTS:
+        assert name.split("-")[0] in tested, f"no failing-history test for {name}"
+
+
+def test_unknown_invariant_is_refused_with_the_known_names() -> None:
+    with pytest.raises(UnknownInvariantError, match="unknown invariant 'fresh'; known: "):
+        Checker(["fresh"])
+
+
+def test_a_violation_carries_its_evidence() -> None:
+    history = incident(first_404=40).history
+    [v] = Checker().check(history).violations
+    ops = [history.ops[i] for i in v.evidence]
+    assert [op.reply.status for op in ops] == ["not_found"] * len(ops)
+    assert ops[0].start == 40.0 and v.at == 40.0
