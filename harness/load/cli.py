@@ -155,6 +155,7 @@ def cmd_load(args: argparse.Namespace) -> int:
     print(format_run(result.history, result.verdict))
     print(summary(result))
     print(
-        f"wrote {result.out}/history.jsonl, verdict.json, locust_stats.csv, locust.html, locust.log"
+        f"wrote {result.out}/history.jsonl, verdict.json, report.html, timeline.png, "
+        "locust_stats.csv, locust.html, locust.log"
     )
     return EXIT_PASS if result.verdict.passed else EXIT_VIOLATION
