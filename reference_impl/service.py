@@ -148,10 +148,6 @@ class ScanService:
         self._probe = probe
         self._lookups: dict[str, _Cached] = {}
         self._results: dict[str, _Cached] = {}
-        #: scan_id -> cache_key learned from Redis when a result was restored (not registrations:
-        #: the cleanup never unregisters these). The mapping never changes, so a poll of a result
-        #: restored into memory is answered without a Redis round trip.
-        self._learned: dict[str, _Cached] = {}
         #: entries whose last Redis write failed, to be written again once Redis answers
         self._pending: dict[str, ScanEntry] = {}
         #: since when (wall time) this worker has seen Redis answer without a break
@@ -253,8 +249,6 @@ class ScanService:
         # the cache key through Redis. Results found in Redis are restored into memory.
         cache_key = self._memory_value(self._lookups, scan_id)
         if not isinstance(cache_key, str):
-            cache_key = self._memory_value(self._learned, scan_id)
-        if not isinstance(cache_key, str):
             if self.config.has("no-redis-fallback"):
                 return None
             cache_key = self._redis_get(keys.lookup_key(scan_id))
@@ -307,9 +301,6 @@ class ScanService:
         """The periodic cleanup: repair deferred writes, drop expired memory entries."""
         self._repair_pending()
         now = time.monotonic()
-        for scan_id, cached in list(self._learned.items()):
-            if cached.expires <= now:
-                del self._learned[scan_id]
         for cache_key, cached in list(self._results.items()):
             if cached.expires <= now and cache_key not in self._pending:
                 del self._results[cache_key]
@@ -380,7 +371,6 @@ class ScanService:
             expires = min(expires, time.monotonic() + left)
         self._results[entry.cache_key] = _Cached(entry, expires)
         if restored:
-            self._learned[entry.scan_id] = _Cached(entry.cache_key, expires)
             self._probe("memory-restored")
         else:
             self._lookups[entry.scan_id] = _Cached(entry.cache_key, expires)
