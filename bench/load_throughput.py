@@ -33,6 +33,7 @@ from pathlib import Path
 from harness.live.cluster import LiveCluster
 from harness.load.run import LoadOptions, false_404s, run_load
 from harness.load.spec import DEFAULT_SPEC
+from harness.report import write_run
 from reference_impl import ServiceConfig, StrategyProfile
 
 BENCH_LOCUSTFILE = Path(__file__).with_name("locust_bench.py")
@@ -183,6 +184,7 @@ def nemesis(args: argparse.Namespace) -> None:
 
         print(f"# nemesis: {reproduce_command(options)}", flush=True)
         result = run_load(options)
+        write_run(result.out, result.history, result.verdict)
         ops = result.history.ops
         polls = sum(1 for o in ops if o.op == "status")
         by_invariant: dict[str, int] = {}
