@@ -31,6 +31,9 @@ JUDGEMENTS: tuple[str, ...] = (
     "as a violation.",
     "During a Redis fault and its recovery grace (cleanup interval + clock slack), `unavailable` "
     "and the last progress Redis held are tolerated; `not_found` never is.",
+    "A request whose connection dropped without an answer (`lost`, live mode: its worker was "
+    "killed by an injected fault) is no read of the result; outside every fault window it "
+    "violates `no-server-errors`.",
 )
 
 

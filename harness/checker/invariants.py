@@ -80,6 +80,10 @@ def reachable_until_expiry(ctx: Context) -> list[Violation]:
                 continue
             if op.reply.terminal and _same_result(op, first):
                 continue
+            if op.reply.status == "lost" and ctx.in_any_fault(op):
+                # No answer at all: the connection died with the worker an injected fault
+                # killed. Not a read of the result (`no-server-errors` judges dropped ones).
+                continue
             if op.reply.status != "not_found" and ctx.in_redis_fault(op):
                 continue  # unavailable, or the last progress Redis held, while it recovers
             witnesses.append(op)
@@ -107,7 +111,7 @@ def expires_after_ttl(ctx: Context) -> list[Violation]:
             for op in facts.ops
             if op.op in READS
             and op.start > gone_by
-            and op.reply.status not in ("not_found", "unavailable", "bad_request")
+            and op.reply.status not in ("not_found", "unavailable", "bad_request", "lost")
         ]
         if witnesses:
             w = _ordered(witnesses)
