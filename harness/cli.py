@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 from harness.checker import INVARIANTS, UnknownInvariantError
 from harness.history import HistoryFormatError
 from harness.live.cluster import LiveClusterError
+from harness.load.cli import add_commands as add_load_commands
+from harness.load.cli import cmd_load, cmd_serve
 from harness.report.rundir import ReportInputError
 from harness.scenario import Scenario, ScenarioError, available, load
 from reference_impl import BUGS, UnknownBugError, validate_bugs
@@ -99,6 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     sub.add_parser("list", help="list scenarios, planted regressions and invariants")
+    add_load_commands(sub)
     return parser
 
 
@@ -278,6 +281,8 @@ COMMANDS = {
     "report": _cmd_report,
     "explore": _cmd_explore,
     "list": _cmd_list,
+    "serve": cmd_serve,
+    "load": cmd_load,
 }
 
 

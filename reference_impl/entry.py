@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
 EntryStatus = Literal["scanning", "complete", "partial", "failed"]
@@ -138,7 +138,8 @@ class Reply:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        # Every field is flat, so no deep copy (`asdict`): this runs on every status poll.
+        data = {name: getattr(self, name) for name in _REPLY_FIELDS}
         data["null_fields"] = list(self.null_fields)
         return {k: v for k, v in data.items() if v is not None and v != []}
 
@@ -147,3 +148,6 @@ class Reply:
         data = dict(data)
         data["null_fields"] = tuple(data.get("null_fields", ()))
         return cls(**data)
+
+
+_REPLY_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Reply))

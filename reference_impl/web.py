@@ -51,6 +51,16 @@ from reference_impl.strategies import StrategyProfile
 SETTINGS_ENV = "SCANCHAOS_WEB_SETTINGS"
 #: a request body larger than this is refused (the only body the service takes is `{}`)
 MAX_BODY = 4096
+#: the durations `GET /health` declares (wall seconds, as the workers run them)
+TIMING_FIELDS = (
+    "result_ttl",
+    "memory_ttl",
+    "cleanup_interval",
+    "scan_budget",
+    "worker_timeout",
+    "heartbeat_interval",
+    "stall_timeout",
+)
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 Environ = dict[str, Any]
@@ -77,6 +87,8 @@ class WebSettings:
     profile: StrategyProfile = field(default_factory=StrategyProfile)
     state_dir: str | None = None
     executor_threads: int = 4
+    #: wall seconds per scenario second the config was scaled by, declared on `GET /health`
+    scale: float = 1.0
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -99,6 +111,7 @@ class WebSettings:
             profile=StrategyProfile(**prof),
             state_dir=data.get("state_dir"),
             executor_threads=data.get("executor_threads", 4),
+            scale=data.get("scale", 1.0),
         )
 
     @classmethod
@@ -265,8 +278,7 @@ class ScanApp:
         if path == "/trivial":
             return self._send(start_response, 200, b'{"ok":true}')
         if path == "/health":
-            body = json.dumps({"status": "ok", "worker": os.getpid()}).encode()
-            return self._send(start_response, 200, body)
+            return self._send(start_response, 200, json.dumps(self._health()).encode())
         try:
             code, reply = self._route(method, path, environ)
         except Exception as error:  # an unhandled error in the service: a 500, as in production
@@ -296,6 +308,18 @@ class ScanApp:
         else:
             reply = self.state.status(user, parts[2])
         return reply.http, reply
+
+    def _health(self) -> dict[str, Any]:
+        """Who answers, and the timing it runs by: a load generator's checker needs it."""
+        settings = self.state.settings
+        cfg = settings.config
+        return {
+            "status": "ok",
+            "worker": os.getpid(),
+            "scale": settings.scale,
+            "config": {name: getattr(cfg, name) for name in TIMING_FIELDS},
+            "bugs": sorted(cfg.bugs),
+        }
 
     @staticmethod
     def _send(

@@ -80,6 +80,17 @@ def test_restart_after_the_repair_window_is_not_an_excuse() -> None:
     assert len(violated(b, "reachable-until-expiry")) == 1
 
 
+def test_older_progress_read_after_a_result_lost_by_fault_is_not_a_violation() -> None:
+    b = Builder().outage(20.0, 60.0).start(0.0, 28.0, complete(28.0)).restart(30.0, "w0")
+    b.read(70.0, scanning(5)).read(75.0, failed(75.0))
+    verdict = Checker().check(b.history)
+    assert verdict.passed and len(verdict.lost_by_fault) == 1
+    # Without the restart nothing excuses it: the same reads go backwards.
+    b = Builder().outage(20.0, 60.0).start(0.0, 28.0, complete(28.0))
+    b.read(70.0, scanning(5)).read(75.0, failed(75.0))
+    assert len(violated(b, "monotonic-reads")) == 1
+
+
 # -- expires-after-ttl --------------------------------------------------------------------
 
 

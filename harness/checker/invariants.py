@@ -136,6 +136,7 @@ def monotonic_reads(ctx: Context) -> list[Violation]:
     found: list[Violation] = []
     for facts in ctx.scans.values():
         ranked = [(op, rank) for op in facts.ops if (rank := _rank(op)) is not None]
+        lost = ctx.lost_by_fault(facts)
         by_end = sorted(ranked, key=lambda item: (item[0].end, item[0].index))
         witnesses: list[Operation] = []
         shown: dict[int, Operation] = {}
@@ -152,6 +153,10 @@ def monotonic_reads(ctx: Context) -> list[Violation]:
                     terminal = prior
                 i += 1
             if best is None or ctx.in_redis_fault(op):
+                continue
+            if lost is not None and op.start >= lost.completed:
+                # The faults destroyed the result: the older progress Redis kept is what is
+                # left to read. That loss is listed, not a violation.
                 continue
             if rank < best[1]:
                 witnesses.append(op)

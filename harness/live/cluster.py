@@ -188,6 +188,7 @@ class LiveCluster:
                 seconds=self.profile.seconds * self.scale, hang=self.profile.hang
             ),
             state_dir=str(self.state_dir),
+            scale=self.scale,
         )
         settings_path = self.workdir / "web-settings.json"
         settings_path.write_text(settings.to_json(), encoding="utf-8")

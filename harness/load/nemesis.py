@@ -1,0 +1,152 @@
+"""The nemesis: breaks the live cluster on a schedule while the load runs, and logs each fault.
+
+It runs on a thread of the harness process, beside the Locust subprocess. Each fault's window
+(from the first signal to the moment the cluster is whole again) goes to the run's fault log in
+wall-clock time; the merge turns it into `FaultEvent`s, so the checker knows when `unavailable`
+and dropped connections are excused.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from harness.load.record import RawFault, append_fault
+from harness.load.spec import PlannedFault
+
+#: how long a killed worker may take to be replaced before the window is closed anyway
+RESPAWN_DEADLINE = 15.0
+
+
+class Breakable(Protocol):
+    """The fault controls of a live cluster that the nemesis uses."""
+
+    def worker_pids(self) -> list[int]: ...
+    def running_scans(self) -> dict[int, dict[str, Any]]: ...
+    def kill_worker(self, pid: int) -> None: ...
+    def wait_for_workers(self, timeout: float) -> None: ...
+    def pause_redis(self) -> None: ...
+    def resume_redis(self) -> None: ...
+    def stop_redis(self) -> None: ...
+    def start_redis(self) -> None: ...
+
+
+@dataclass
+class NemesisStats:
+    kills: int = 0
+    #: kills aimed at a worker running a scan
+    scan_kills: int = 0
+    #: `kill-scan`s skipped because no worker was running a scan
+    skipped: int = 0
+    pauses: int = 0
+    restarts: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        text = (
+            f"{self.kills} kills ({self.scan_kills} of a scan's worker), "
+            f"{self.pauses} Redis pauses, {self.restarts} Redis restarts"
+        )
+        return text + (f", {self.skipped} kill-scan skipped (no scan)" if self.skipped else "")
+
+
+class Nemesis:
+    """Runs `plan` against `cluster` from `start()` on; `stop()` ends it with Redis up."""
+
+    def __init__(
+        self,
+        plan: list[PlannedFault],
+        cluster: Breakable,
+        folder: Path,
+        *,
+        seed: int = 0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.plan = plan
+        self.cluster = cluster
+        self.folder = folder
+        self.stats = NemesisStats()
+        self._rng = random.Random(seed)
+        self._clock = clock
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="nemesis", daemon=True)
+        self._origin = 0.0
+
+    def start(self) -> None:
+        self._origin = self._clock()
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop before the next fault; a fault in progress is finished (Redis brought back)."""
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def join(self, timeout: float) -> bool:
+        """Wait for the whole plan to have run; True when it has."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _wait_until(self, offset: float) -> bool:
+        """Wait until `offset` seconds after the start; False when asked to stop first."""
+        remaining = self._origin + offset - self._clock()
+        return not (remaining > 0 and self._stopping.wait(remaining))
+
+    def _run(self) -> None:
+        for fault in self.plan:
+            if self._stopping.is_set() or not self._wait_until(fault.at):
+                return
+            try:
+                if fault.action in ("kill", "kill-scan"):
+                    self._kill(fault.action == "kill-scan")
+                else:
+                    self._redis(fault)
+            except Exception as error:  # reported in the summary; the run goes on
+                self.stats.errors.append(f"{fault.action} at {fault.at:g} s: {error}")
+
+    def _kill(self, scanning: bool) -> None:
+        pids = self.cluster.worker_pids()
+        candidates = sorted(self.cluster.running_scans()) if scanning else sorted(pids)
+        if not candidates:
+            if scanning:
+                self.stats.skipped += 1
+                return
+            raise RuntimeError("no worker to kill")
+        victim = self._rng.choice(candidates)
+        began = self._clock()
+        self.cluster.kill_worker(victim)
+        self.stats.kills += 1
+        self.stats.scan_kills += scanning
+        try:
+            # The window lasts until the master's replacement is ready to serve: requests that
+            # reach the cluster meanwhile may be dropped or wait.
+            self.cluster.wait_for_workers(RESPAWN_DEADLINE)
+        finally:
+            append_fault(self.folder, RawFault("worker-restart", began, self._clock(), str(victim)))
+
+    def _redis(self, fault: PlannedFault) -> None:
+        pause = fault.action == "pause"
+        began = self._clock()
+        if pause:
+            self.cluster.pause_redis()
+        else:
+            self.cluster.stop_redis()
+        try:
+            # Even when asked to stop, Redis stays down for its full length: the window in the
+            # log must be the window that happened.
+            remaining = began + fault.length - self._clock()
+            if remaining > 0:
+                time.sleep(remaining)
+        finally:
+            if pause:
+                self.cluster.resume_redis()
+                self.stats.pauses += 1
+            else:
+                self.cluster.start_redis()
+                self.stats.restarts += 1
+            append_fault(self.folder, RawFault("redis-outage", began, self._clock()))

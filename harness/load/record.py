@@ -1,0 +1,310 @@
+"""What a load run records: each Locust process writes its requests as JSON Lines in wall time.
+
+Every Locust process (the single local one, or each worker of a distributed run) appends to its
+own `ops-<host>-<pid>.jsonl` in one folder: a `process` header (what the service said about its
+timing), one `op` record per request with wall-clock times, and an `end` record once its users
+have stopped. After the run, `merge` turns the folder into one `History` in scenario seconds, so
+the one `Checker` judges a load run exactly as it judges a scenario.
+
+This module is imported inside the Locust process too: it must not import gevent or locust, and
+it must not import anything that does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import IO, Any
+
+from harness.history import FAULT_KINDS, FaultKind, History, OpKind, RunInfo, Timing
+from harness.live.runner import default_slack
+from reference_impl import Reply
+
+PREFIX = "ops-"
+FAULTS_FILE = "faults.jsonl"
+
+Clock = Callable[[float], float]
+#: scenario seconds of slack for real clocks, as every live run uses
+load_slack = default_slack
+
+
+class LoadRecordError(ValueError):
+    """A raw load record that cannot be read; the message names the file and line."""
+
+
+@dataclass(frozen=True)
+class ServiceInfo:
+    """What the service under load declares about itself (`GET /health`), for the checker."""
+
+    #: wall seconds per scenario second (0.05: a 300 s TTL lasts 15 s of wall time)
+    scale: float = 1.0
+    timing: Timing = field(default_factory=Timing)
+    bugs: tuple[str, ...] = ()
+    workers: int = 0
+    #: wall time (epoch) of scenario time 0, when the service declares one
+    epoch: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "scale": self.scale,
+            "timing": self.timing.__dict__,
+            "bugs": list(self.bugs),
+            "workers": self.workers,
+            "epoch": self.epoch,
+        }
+
+    @classmethod
+    def from_health(cls, data: dict[str, Any]) -> ServiceInfo:
+        """From the service's `GET /health` body: its scale and its (wall-clock) durations."""
+        scale = float(data.get("scale", 1.0))
+        durations = {
+            name: float(value) / scale
+            for name, value in data.get("config", {}).items()
+            if name in Timing.__dataclass_fields__ and name != "slack"
+        }
+        return cls(
+            scale=scale,
+            timing=Timing(**durations, slack=load_slack(scale)),
+            bugs=tuple(data.get("bugs", ())),
+        )
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ServiceInfo:
+        return cls(
+            scale=float(data.get("scale", 1.0)),
+            timing=Timing(**data.get("timing", {})),
+            bugs=tuple(data.get("bugs", ())),
+            workers=int(data.get("workers", 0)),
+            epoch=data.get("epoch"),
+        )
+
+
+@dataclass(frozen=True)
+class RawOp:
+    """One request as the load generator saw it, in wall-clock (epoch) seconds."""
+
+    op: OpKind
+    user: str
+    worker: str
+    start: float
+    end: float
+    reply: Reply
+    scan_id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "type": "op",
+            "op": self.op,
+            "user": self.user,
+            "worker": self.worker,
+            "start": self.start,
+            "end": self.end,
+            "reply": self.reply.to_dict(),
+        }
+        if self.scan_id is not None:
+            data["scan_id"] = self.scan_id
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RawOp:
+        return cls(
+            op=data["op"],
+            user=data["user"],
+            worker=data["worker"],
+            start=float(data["start"]),
+            end=float(data["end"]),
+            reply=Reply.from_dict(data["reply"]),
+            scan_id=data.get("scan_id"),
+        )
+
+
+@dataclass(frozen=True)
+class RawFault:
+    """A fault window the nemesis caused, in wall-clock (epoch) seconds."""
+
+    fault: FaultKind
+    start: float
+    end: float
+    target: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "type": "fault",
+            "fault": self.fault,
+            "start": self.start,
+            "end": self.end,
+        }
+        if self.target is not None:
+            data["target"] = self.target
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RawFault:
+        if data["fault"] not in FAULT_KINDS:
+            raise KeyError(f"fault kind {data['fault']!r}")
+        return cls(data["fault"], float(data["start"]), float(data["end"]), data.get("target"))
+
+
+class OpRecorder:
+    """Appends one process's requests to its own file in `folder`.
+
+    Lines are flushed at once so that a master reading the folder at the end, or the harness
+    showing progress, sees what was done; a request costs far more than the write.
+    """
+
+    def __init__(self, folder: Path, service: ServiceInfo, name: str | None = None) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        name = name or f"{socket.gethostname()}-{os.getpid()}"
+        self.path = folder / f"{PREFIX}{name}.jsonl"
+        self.count = 0
+        self._file: IO[str] | None = self.path.open("a", encoding="utf-8")
+        self._write({"type": "process", "pid": os.getpid(), "service": service.to_json()})
+
+    def record(self, op: RawOp) -> None:
+        self.count += 1
+        self._write(op.to_json())
+
+    def close(self) -> None:
+        """Mark the file complete: its process will record nothing more."""
+        if self._file is not None:
+            self._write({"type": "end", "ops": self.count})
+            self._file.close()
+            self._file = None
+
+    def _write(self, record: dict[str, Any]) -> None:
+        if self._file is None:
+            return
+        self._file.write(json.dumps(record, separators=(",", ":")) + "\n")
+        self._file.flush()
+
+
+def clear_folder(folder: Path) -> None:
+    """Remove what an earlier run left in `folder`, so that it is not merged into this one."""
+    if not folder.is_dir():
+        return
+    for pattern in (f"{PREFIX}*.jsonl", FAULTS_FILE, "history.jsonl", "verdict.json"):
+        for path in folder.glob(pattern):
+            path.unlink(missing_ok=True)
+
+
+def append_fault(folder: Path, fault: RawFault) -> None:
+    """Add a fault window to the folder's fault log (written by the nemesis, one process)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / FAULTS_FILE).open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(fault.to_json(), separators=(",", ":")) + "\n")
+
+
+@dataclass
+class RawRun:
+    """Everything recorded in one folder."""
+
+    services: list[ServiceInfo] = field(default_factory=list)
+    ops: list[RawOp] = field(default_factory=list)
+    faults: list[RawFault] = field(default_factory=list)
+    files: int = 0
+    #: files whose process wrote its `end` record
+    finished: int = 0
+
+    @property
+    def service(self) -> ServiceInfo:
+        return self.services[0] if self.services else ServiceInfo()
+
+
+def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.endswith("\n"):
+                return  # a line still being written by a live process
+            if not line.strip():
+                continue
+            try:
+                yield number, json.loads(line)
+            except json.JSONDecodeError as error:
+                raise LoadRecordError(f"{path}:{number}: not JSON ({error.msg})") from None
+
+
+def read_folder(folder: Path) -> RawRun:
+    """Read every process file and the fault log in `folder`."""
+    run = RawRun()
+    for path in sorted(folder.glob(f"{PREFIX}*.jsonl")):
+        run.files += 1
+        for number, record in _lines(path):
+            kind = record.get("type")
+            try:
+                if kind == "process":
+                    run.services.append(ServiceInfo.from_json(record["service"]))
+                elif kind == "op":
+                    run.ops.append(RawOp.from_json(record))
+                elif kind == "end":
+                    run.finished += 1
+                else:
+                    raise LoadRecordError(f"{path}:{number}: unknown record type {kind!r}")
+            except (KeyError, TypeError, ValueError) as error:
+                if isinstance(error, LoadRecordError):
+                    raise
+                raise LoadRecordError(f"{path}:{number}: malformed record ({error})") from None
+    faults = folder / FAULTS_FILE
+    if faults.exists():
+        for number, record in _lines(faults):
+            try:
+                run.faults.append(RawFault.from_json(record))
+            except (KeyError, TypeError, ValueError) as error:
+                raise LoadRecordError(f"{faults}:{number}: malformed fault ({error})") from None
+    return run
+
+
+def scenario_clock(epoch: float, scale: float) -> Clock:
+    """Wall time (epoch seconds) -> scenario seconds since `epoch`."""
+    return lambda wall: (wall - epoch) / scale
+
+
+def _convert_reply(reply: Reply, clock: Clock) -> Reply:
+    if reply.started_at is None and reply.finished_at is None:
+        return reply
+    return replace(
+        reply,
+        started_at=None if reply.started_at is None else clock(reply.started_at),
+        finished_at=None if reply.finished_at is None else clock(reply.finished_at),
+    )
+
+
+def merge(run: RawRun, info: RunInfo, clock: Clock) -> History:
+    """One `History` in scenario seconds from everything the processes and the nemesis recorded."""
+    history = History(info)
+    for op in sorted(run.ops, key=lambda o: (o.start, o.end, o.user, o.op)):
+        history.record(
+            op.op,
+            user=op.user,
+            worker=op.worker,
+            start=clock(op.start),
+            end=clock(op.end),
+            reply=_convert_reply(op.reply, clock),
+            scan_id=op.scan_id,
+        )
+    for fault in sorted(run.faults, key=lambda f: (f.start, f.end)):
+        history.fault(fault.fault, clock(fault.start), clock(fault.end), fault.target)
+    return history
+
+
+def standalone_history(run: RawRun, command: str) -> History:
+    """The history of a run driven by plain Locust: the service's own declarations give timing."""
+    service = run.service
+    epoch = service.epoch
+    if epoch is None:
+        epoch = min((o.start for o in run.ops), default=0.0)
+    last = max((o.end for o in run.ops), default=epoch)
+    clock = scenario_clock(epoch, service.scale)
+    info = RunInfo(
+        scenario="load",
+        mode="load",
+        bugs=service.bugs,
+        workers=service.workers,
+        duration=clock(last),
+        timing=service.timing,
+        command=command,
+    )
+    return merge(run, info, clock)

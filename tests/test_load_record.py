@@ -1,0 +1,171 @@
+"""Raw load records: one file per Locust process, merged into one History the checker judges."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.checker import Checker
+from harness.history import RunInfo, Timing
+from harness.load.record import (
+    FAULTS_FILE,
+    LoadRecordError,
+    OpRecorder,
+    RawFault,
+    RawOp,
+    ServiceInfo,
+    append_fault,
+    clear_folder,
+    load_slack,
+    merge,
+    read_folder,
+    scenario_clock,
+    standalone_history,
+)
+from reference_impl import Reply
+
+EPOCH = 1_900_000_000.0
+SCALE = 0.05
+TIMING = Timing(
+    result_ttl=300.0,
+    memory_ttl=10.0,
+    cleanup_interval=2.0,
+    scan_budget=150.0,
+    worker_timeout=180.0,
+    heartbeat_interval=5.0,
+    stall_timeout=30.0,
+    slack=load_slack(SCALE),
+)
+SERVICE = ServiceInfo(scale=SCALE, timing=TIMING, bugs=(), epoch=EPOCH)
+
+
+def wall(scenario_seconds: float) -> float:
+    return EPOCH + scenario_seconds * SCALE
+
+
+def complete(scan_id: str = "a" * 32, finished: float = 28.0) -> Reply:
+    return Reply(
+        "complete",
+        scan_id=scan_id,
+        owner="alice",
+        done=14,
+        total=14,
+        started_at=wall(0.0),
+        finished_at=wall(finished),
+    )
+
+
+def record_scan(folder: Path, later: list[tuple[float, Reply]]) -> None:
+    """Alice's scan, started at 0 and complete at 28 s, then read at the given times."""
+    recorder = OpRecorder(folder, SERVICE)
+    sid = "a" * 32
+    recorder.record(RawOp("start", "alice", "101", wall(0.0), wall(28.1), complete(), sid))
+    for at, reply in later:
+        recorder.record(RawOp("status", "alice", "102", wall(at), wall(at + 0.1), reply, sid))
+    recorder.close()
+
+
+def judge(folder: Path) -> set[str]:
+    history = merge(
+        read_folder(folder), RunInfo("load", timing=TIMING), scenario_clock(EPOCH, SCALE)
+    )
+    return Checker().check(history).violated()
+
+
+def test_ops_and_replies_are_merged_in_scenario_seconds(tmp_path: Path) -> None:
+    record_scan(tmp_path, [(40.0, complete())])
+    history = merge(
+        read_folder(tmp_path), RunInfo("load", timing=TIMING), scenario_clock(EPOCH, SCALE)
+    )
+    start, poll = history.ops
+    assert (start.op, start.start, start.worker) == ("start", 0.0, "101")
+    assert poll.start == pytest.approx(40.0)
+    assert poll.reply.finished_at == pytest.approx(28.0)
+    assert poll.reply.started_at == pytest.approx(0.0)
+
+
+def test_a_404_after_completion_is_a_violation(tmp_path: Path) -> None:
+    record_scan(tmp_path, [(40.0, complete()), (45.0, Reply("not_found", scan_id="a" * 32))])
+    assert judge(tmp_path) == {"reachable-until-expiry"}
+
+
+def test_the_same_reads_without_the_404_pass(tmp_path: Path) -> None:
+    record_scan(tmp_path, [(40.0, complete()), (45.0, complete())])
+    assert judge(tmp_path) == set()
+
+
+def test_503_is_excused_only_inside_a_recorded_fault_window(tmp_path: Path) -> None:
+    unavailable = Reply("unavailable", scan_id="a" * 32, reason="redis unavailable")
+    record_scan(tmp_path, [(60.0, unavailable)])
+    assert judge(tmp_path) == {"no-server-errors", "reachable-until-expiry"}
+    append_fault(tmp_path, RawFault("redis-outage", wall(59.0), wall(61.0)))
+    assert judge(tmp_path) == set()
+
+
+def test_every_process_file_is_read_and_counted_finished(tmp_path: Path) -> None:
+    record_scan(tmp_path, [(40.0, complete())])
+    second = OpRecorder(tmp_path, SERVICE, name="other-1")  # another process's file
+    second.record(RawOp("latest", "bob", "103", wall(50.0), wall(50.1), Reply("not_found")))
+    run = read_folder(tmp_path)
+    assert (run.files, run.finished, len(run.ops)) == (2, 1, 3)
+    second.close()
+    assert read_folder(tmp_path).finished == 2
+
+
+def test_a_line_still_being_written_is_not_read(tmp_path: Path) -> None:
+    record_scan(tmp_path, [(40.0, complete())])
+    path = next(tmp_path.glob("ops-*.jsonl"))
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write('{"type":"op","op":"sta')
+    assert len(read_folder(tmp_path).ops) == 2
+
+
+def test_a_malformed_record_names_the_file_and_line(tmp_path: Path) -> None:
+    record_scan(tmp_path, [])
+    path = next(tmp_path.glob("ops-*.jsonl"))
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps({"type": "op", "op": "status"}) + "\n")
+    with pytest.raises(LoadRecordError, match=rf"{path}:4: malformed record"):
+        read_folder(tmp_path)
+    (tmp_path / FAULTS_FILE).write_text('{"type":"fault","fault":"meteor"}\n', encoding="utf-8")
+    path.unlink()
+    with pytest.raises(LoadRecordError, match=rf"{FAULTS_FILE}:1: malformed fault"):
+        read_folder(tmp_path)
+
+
+def test_service_info_from_health_scales_back_to_scenario_seconds() -> None:
+    health = {
+        "status": "ok",
+        "worker": 7,
+        "scale": 0.05,
+        "config": {"result_ttl": 15.0, "memory_ttl": 0.5, "cleanup_interval": 0.1},
+        "bugs": ["cleanup-ignores-redis"],
+    }
+    info = ServiceInfo.from_health(health)
+    assert info.timing.result_ttl == pytest.approx(300.0)
+    assert info.timing.memory_ttl == pytest.approx(10.0)
+    assert info.timing.slack == load_slack(0.05) == pytest.approx(6.0)
+    assert info.bugs == ("cleanup-ignores-redis",)
+    assert ServiceInfo.from_json(info.to_json()) == info
+
+
+def test_standalone_history_counts_from_the_first_request(tmp_path: Path) -> None:
+    recorder = OpRecorder(tmp_path, ServiceInfo(scale=SCALE, timing=TIMING))
+    recorder.record(RawOp("latest", "bob", "1", wall(10.0), wall(11.0), Reply("not_found")))
+    recorder.close()
+    history = standalone_history(read_folder(tmp_path), "locust -f x")
+    assert history.ops[0].start == 0.0
+    assert history.info.duration == pytest.approx(1.0)
+    assert (history.info.mode, history.info.command) == ("load", "locust -f x")
+
+
+def test_clear_folder_removes_only_what_a_run_writes(tmp_path: Path) -> None:
+    record_scan(tmp_path, [(40.0, complete())])
+    append_fault(tmp_path, RawFault("redis-outage", wall(1.0), wall(2.0)))
+    (tmp_path / "verdict.json").write_text("{}", encoding="utf-8")
+    (tmp_path / "notes.txt").write_text("mine", encoding="utf-8")
+    clear_folder(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+    assert read_folder(tmp_path).ops == []
