@@ -132,11 +132,18 @@ def _cost(scenario: Scenario) -> float:
     return total
 
 
+#: held while the pool is built, so an interrupt cannot land between its pieces (see _run_all)
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
 def _worker_init() -> None:
     # Ctrl-C reaches the whole process group: the parent handles it and ends the pool, so the
     # workers ignore it rather than each print a traceback; SIGTERM (pool.terminate) ends them.
+    # A worker is forked with both signals held; one that arrived before this point is now
+    # dropped (SIGINT) or ends the worker (SIGTERM) instead of running the parent's handler.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
 
 
 def _interrupted(signum: int, frame: object) -> None:
@@ -159,14 +166,23 @@ def _run_all(jobs: list[_Job], processes: int) -> Iterator[_Done]:
     # A CI job cancelled with SIGTERM must not leave workers behind: leaving the `with` block
     # through the exception terminates the pool.
     previous = signal.signal(signal.SIGTERM, _interrupted) if main else None
+    # An interrupt raised inside `Pool()` (after its worker-handler thread started, before the
+    # pool registers its own cleanup) leaves a pool nobody terminates: at exit its workers are
+    # killed, the still-running handler forks replacements, and those outlive the gate. So
+    # Ctrl-C and SIGTERM are held until the pool exists and are taken inside the `with` block.
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
     try:
-        with multiprocess.Pool(
-            processes=min(processes, len(jobs)), initializer=_worker_init
-        ) as pool:
+        pool = multiprocess.Pool(processes=min(processes, len(jobs)), initializer=_worker_init)
+        with pool:
+            # A signal that came while held is handled here, inside the block that ends the pool.
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
             yield from pool.imap_unordered(_execute, ordered, chunksize=1)
     finally:
-        if main:
-            signal.signal(signal.SIGTERM, previous)
+        try:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)  # when Pool() itself failed
+        finally:
+            if main:
+                signal.signal(signal.SIGTERM, previous)
 
 
 def default_jobs() -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -35,6 +36,36 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _group(pgid: int) -> list[int]:
+    """Live processes in a process group: a worker forked late and orphaned is still in it."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == pgid and fields[0] != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def _stop_group(gate: subprocess.Popen[bytes]) -> None:
+    """Stop the gate and anything it left in its group, also when the test failed."""
+    if gate.poll() is None or _group(gate.pid):
+        # The group may empty itself between the look and the kill.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(gate.pid, signal.SIGKILL)
+    gate.wait()
+
+
+def _restore_sigint() -> None:
+    # A background job inherits an ignored SIGINT; a terminal's foreground job does not.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.setsid()
+
+
 def _wait_for(condition: Callable[[], bool], seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -47,17 +78,15 @@ def _wait_for(condition: Callable[[], bool], seconds: float) -> bool:
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
 @pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
 def test_interrupted_gate_stops_its_workers(tmp_path: Path, how: str) -> None:
-    def restore_sigint() -> None:
-        # A background job inherits an ignored SIGINT; a terminal's foreground job does not.
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        os.setsid()
-
-    gate = subprocess.Popen(
-        [sys.executable, "-m", "harness", "gate", "--jobs", "2", "--out", str(tmp_path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        preexec_fn=restore_sigint,
-    )
+    # stderr goes to a file: a process left behind holding a pipe would hang the read instead
+    # of failing the check below.
+    with (tmp_path / "stderr").open("wb") as err_file:
+        gate = subprocess.Popen(
+            [sys.executable, "-m", "harness", "gate", "--jobs", "2", "--out", str(tmp_path)],
+            stdout=subprocess.DEVNULL,
+            stderr=err_file,
+            preexec_fn=_restore_sigint,
+        )
     try:
         assert _wait_for(lambda: len(_children(gate.pid)) >= 2, 30), "no pool started"
         workers = _children(gate.pid)
@@ -65,11 +94,53 @@ def test_interrupted_gate_stops_its_workers(tmp_path: Path, how: str) -> None:
             os.killpg(gate.pid, signal.SIGINT)  # the terminal signals the whole group
         else:
             os.kill(gate.pid, signal.SIGTERM)
-        _, err = gate.communicate(timeout=30)
-        assert gate.returncode == 130
-        assert err.decode().strip().splitlines()[-1] == "scanchaos: interrupted"
+        assert gate.wait(timeout=30) == 130
+        err = (tmp_path / "stderr").read_text()
+        assert err.strip() == "scanchaos: interrupted"  # no worker traceback either
         assert _wait_for(lambda: not any(_alive(w) for w in workers), 10)
+        assert _wait_for(lambda: not _group(gate.pid), 10), f"left behind: {_group(gate.pid)}"
     finally:
-        if gate.poll() is None:
-            os.killpg(gate.pid, signal.SIGKILL)
-            gate.wait()
+        _stop_group(gate)
+
+
+# Run in a fresh process: when the pool's worker-handler thread has started, the gate signals
+# itself, so the interrupt lands inside `Pool()`, the moment a loaded machine makes likely. The
+# gate must end its pool itself: one left to interpreter exit has its workers killed while its
+# handler thread still runs and forks replacements, which outlive the gate.
+_SIGNAL_WHILE_POOL_IS_BUILT = """
+import os, signal, sys, threading
+import multiprocess
+from harness.cli import main
+
+start = threading.Thread.start
+
+def start_then_signal(thread):
+    start(thread)
+    if thread.name.endswith("(_handle_workers)"):
+        os.kill(os.getpid(), signal.SIGTERM)
+
+threading.Thread.start = start_then_signal
+code = main(sys.argv[1:])
+threads = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
+print(f"workers left: {len(multiprocess.active_children())}; threads left: {threads}")
+sys.exit(code)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+def test_interrupt_while_the_pool_is_built_leaves_no_worker(tmp_path: Path) -> None:
+    gate_args = ["gate", "--jobs", "2", "--out", str(tmp_path)]
+    with (tmp_path / "stdout").open("wb") as out_file, (tmp_path / "stderr").open("wb") as err:
+        gate = subprocess.Popen(
+            [sys.executable, "-c", _SIGNAL_WHILE_POOL_IS_BUILT, *gate_args],
+            stdout=out_file,
+            stderr=err,
+            preexec_fn=_restore_sigint,
+        )
+    try:
+        assert gate.wait(timeout=60) == 130
+        assert (tmp_path / "stderr").read_text().strip() == "scanchaos: interrupted"
+        assert (tmp_path / "stdout").read_text().strip() == "workers left: 0; threads left: []"
+        assert _wait_for(lambda: not _group(gate.pid), 10), f"left behind: {_group(gate.pid)}"
+    finally:
+        _stop_group(gate)
