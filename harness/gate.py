@@ -12,14 +12,13 @@ started under an active freezegun hangs (see FIELD-NOTES).
 from __future__ import annotations
 
 import os
-import signal
-import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from harness.checker import Violation
 from harness.history import Operation
+from harness.pool import interruptible_pool
 from harness.runner import RunResult, simulate
 from harness.scenario import Latest, Poll, Scenario
 from reference_impl import BUGS
@@ -132,57 +131,14 @@ def _cost(scenario: Scenario) -> float:
     return total
 
 
-#: held while the pool is built, so an interrupt cannot land between its pieces (see _run_all)
-_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
-
-
-def _worker_init() -> None:
-    # Ctrl-C reaches the whole process group: the parent handles it and ends the pool, so the
-    # workers ignore it rather than each print a traceback; SIGTERM (pool.terminate) ends them.
-    # A worker is forked with both signals held; one that arrived before this point is now
-    # dropped (SIGINT) or ends the worker (SIGTERM) instead of running the parent's handler.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
-
-
-def _interrupted(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def _run_all(jobs: list[_Job], processes: int) -> Iterator[_Done]:
     if processes <= 1 or len(jobs) <= 1:
         yield from map(_execute, jobs)
         return
-    import multiprocess
-    from freezegun.api import freeze_factories
-
-    if freeze_factories:
-        # A pool started under an active freezegun hangs instead of failing.
-        raise RuntimeError("run_gate with jobs > 1 must not be called while time is frozen")
     # Longest first, one job at a time: the pool stays busy to the end.
     ordered = sorted(jobs, key=lambda j: -_cost(j.scenario))
-    main = threading.current_thread() is threading.main_thread()
-    # A CI job cancelled with SIGTERM must not leave workers behind: leaving the `with` block
-    # through the exception terminates the pool.
-    previous = signal.signal(signal.SIGTERM, _interrupted) if main else None
-    # An interrupt raised inside `Pool()` (after its worker-handler thread started, before the
-    # pool registers its own cleanup) leaves a pool nobody terminates: at exit its workers are
-    # killed, the still-running handler forks replacements, and those outlive the gate. So
-    # Ctrl-C and SIGTERM are held until the pool exists and are taken inside the `with` block.
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
-    try:
-        pool = multiprocess.Pool(processes=min(processes, len(jobs)), initializer=_worker_init)
-        with pool:
-            # A signal that came while held is handled here, inside the block that ends the pool.
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)
-            yield from pool.imap_unordered(_execute, ordered, chunksize=1)
-    finally:
-        try:
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)  # when Pool() itself failed
-        finally:
-            if main:
-                signal.signal(signal.SIGTERM, previous)
+    with interruptible_pool(min(processes, len(jobs))) as pool:
+        yield from pool.imap_unordered(_execute, ordered, chunksize=1)
 
 
 def default_jobs() -> int:

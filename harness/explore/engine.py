@@ -219,8 +219,8 @@ def explore(
     if jobs == 1:
         results = [explore_job(*args[0])]
     else:
-        import multiprocess
+        from harness.pool import interruptible_pool
 
-        with multiprocess.Pool(jobs) as pool:
+        with interruptible_pool(jobs) as pool:
             results = pool.starmap(explore_job, args)
     return ExploreResult(bugs=bugs, seed=seed, budget=budget, jobs=list(results))
