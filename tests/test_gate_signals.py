@@ -6,11 +6,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from tests.waiting import wait_for
 
 
 def _children(pid: int) -> list[int]:
@@ -35,15 +35,6 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def _wait_for(condition: Callable[[], bool], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
 @pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
 def test_interrupted_gate_stops_its_workers(tmp_path: Path, how: str) -> None:
@@ -59,7 +50,7 @@ def test_interrupted_gate_stops_its_workers(tmp_path: Path, how: str) -> None:
         preexec_fn=restore_sigint,
     )
     try:
-        assert _wait_for(lambda: len(_children(gate.pid)) >= 2, 30), "no pool started"
+        assert wait_for(lambda: len(_children(gate.pid)) >= 2, 30, 0.05), "no pool started"
         workers = _children(gate.pid)
         if how == "ctrl-c":
             os.killpg(gate.pid, signal.SIGINT)  # the terminal signals the whole group
@@ -68,7 +59,7 @@ def test_interrupted_gate_stops_its_workers(tmp_path: Path, how: str) -> None:
         _, err = gate.communicate(timeout=30)
         assert gate.returncode == 130
         assert err.decode().strip().splitlines()[-1] == "scanchaos: interrupted"
-        assert _wait_for(lambda: not any(_alive(w) for w in workers), 10)
+        assert wait_for(lambda: not any(_alive(w) for w in workers), 10, 0.05)
     finally:
         if gate.poll() is None:
             os.killpg(gate.pid, signal.SIGKILL)
