@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from harness.checker import Checker
-from harness.history import RunInfo, Timing
+from harness.history import RunInfo
 from harness.load.record import (
     FAULTS_FILE,
     LoadRecordError,
@@ -23,19 +24,11 @@ from harness.load.record import (
     standalone_history,
 )
 from reference_impl import Reply
+from tests import histories
 
 EPOCH = 1_900_000_000.0
 SCALE = 0.05
-TIMING = Timing(
-    result_ttl=300.0,
-    memory_ttl=10.0,
-    cleanup_interval=2.0,
-    scan_budget=150.0,
-    worker_timeout=180.0,
-    heartbeat_interval=5.0,
-    stall_timeout=30.0,
-    slack=load_slack(SCALE),
-)
+TIMING = replace(histories.TIMING, slack=load_slack(SCALE))
 SERVICE = ServiceInfo(scale=SCALE, timing=TIMING, bugs=(), epoch=EPOCH)
 
 
