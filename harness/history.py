@@ -7,8 +7,8 @@ On disk it is JSON Lines: a `run` header, then `op` and `fault` records in order
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,10 +19,25 @@ FaultKind = Literal["worker-restart", "redis-outage", "drop-column", "worker-tim
 
 FAULT_KINDS: tuple[str, ...] = ("worker-restart", "redis-outage", "drop-column", "worker-timeout")
 
+#: maps one clock's seconds to another's (e.g. wall time -> scenario seconds)
+Clock = Callable[[float], float]
+
 
 def _t(value: float) -> float:
     """Times are kept to the microsecond so that histories compare byte for byte."""
     return round(value, 6)
+
+
+def retime_reply(reply: Reply, clock: Clock) -> Reply:
+    """`reply` with the scan times it carries (wall time, as the service speaks) put through
+    `clock`: the history speaks scenario time."""
+    if reply.started_at is None and reply.finished_at is None:
+        return reply
+    return replace(
+        reply,
+        started_at=None if reply.started_at is None else clock(reply.started_at),
+        finished_at=None if reply.finished_at is None else clock(reply.finished_at),
+    )
 
 
 @dataclass(frozen=True)
@@ -117,6 +132,15 @@ class Operation:
             label=data.get("label"),
         )
 
+    def retimed(self, clock: Clock) -> Operation:
+        """The same call with every time it holds put through `clock`."""
+        return replace(
+            self,
+            start=clock(self.start),
+            end=clock(self.end),
+            reply=retime_reply(self.reply, clock),
+        )
+
 
 @dataclass(frozen=True)
 class FaultEvent:
@@ -144,6 +168,10 @@ class FaultEvent:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FaultEvent:
         return cls(data["index"], data["fault"], data["start"], data["end"], data.get("target"))
+
+    def retimed(self, clock: Clock) -> FaultEvent:
+        """The same window with its times put through `clock`."""
+        return replace(self, start=clock(self.start), end=clock(self.end))
 
 
 class HistoryFormatError(ValueError):

@@ -45,7 +45,6 @@ from harness.checker import Checker
 from harness.history import OpKind
 from harness.load.record import (
     OpRecorder,
-    RawOp,
     ServiceInfo,
     clear_folder,
     read_folder,
@@ -188,7 +187,9 @@ class _ScanClient(FastHttpUser):
                 response.success()
         scan_id = scan_id or reply.scan_id or (found or {}).get("scan_id")
         if RECORDER is not None:
-            RECORDER.record(RawOp(op, user, worker, start, end, reply, scan_id))
+            RECORDER.record(
+                op, user=user, worker=worker, start=start, end=end, reply=reply, scan_id=scan_id
+            )
         return reply
 
     def status(self, user: str, scan_id: str) -> Reply:

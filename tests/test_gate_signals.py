@@ -7,11 +7,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from tests.waiting import wait_for
 
 
 def _children(pid: int) -> list[int]:
@@ -66,15 +66,6 @@ def _restore_sigint() -> None:
     os.setsid()
 
 
-def _wait_for(condition: Callable[[], bool], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
 @pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
 def test_interrupted_gate_stops_its_workers(tmp_path: Path, how: str) -> None:
@@ -88,7 +79,7 @@ def test_interrupted_gate_stops_its_workers(tmp_path: Path, how: str) -> None:
             preexec_fn=_restore_sigint,
         )
     try:
-        assert _wait_for(lambda: len(_children(gate.pid)) >= 2, 30), "no pool started"
+        assert wait_for(lambda: len(_children(gate.pid)) >= 2, 30), "no pool started"
         workers = _children(gate.pid)
         if how == "ctrl-c":
             os.killpg(gate.pid, signal.SIGINT)  # the terminal signals the whole group
@@ -97,8 +88,8 @@ def test_interrupted_gate_stops_its_workers(tmp_path: Path, how: str) -> None:
         assert gate.wait(timeout=30) == 130
         err = (tmp_path / "stderr").read_text()
         assert err.strip() == "scanchaos: interrupted"  # no worker traceback either
-        assert _wait_for(lambda: not any(_alive(w) for w in workers), 10)
-        assert _wait_for(lambda: not _group(gate.pid), 10), f"left behind: {_group(gate.pid)}"
+        assert wait_for(lambda: not any(_alive(w) for w in workers), 10)
+        assert wait_for(lambda: not _group(gate.pid), 10), f"left behind: {_group(gate.pid)}"
     finally:
         _stop_group(gate)
 
@@ -141,6 +132,6 @@ def test_interrupt_while_the_pool_is_built_leaves_no_worker(tmp_path: Path) -> N
         assert gate.wait(timeout=60) == 130
         assert (tmp_path / "stderr").read_text().strip() == "scanchaos: interrupted"
         assert (tmp_path / "stdout").read_text().strip() == "workers left: 0; threads left: []"
-        assert _wait_for(lambda: not _group(gate.pid), 10), f"left behind: {_group(gate.pid)}"
+        assert wait_for(lambda: not _group(gate.pid), 10), f"left behind: {_group(gate.pid)}"
     finally:
         _stop_group(gate)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -13,15 +12,9 @@ import redis
 from harness.live.client import call
 from harness.live.cluster import LiveCluster, live_config
 from reference_impl import ServiceConfig
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.live
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met before the deadline"
-        time.sleep(0.01)
 
 
 def gone(pids: list[int]) -> bool:
@@ -39,7 +32,9 @@ def test_workers_serve_through_one_port_and_a_killed_one_is_replaced(
     assert served <= set(pids)
     victim = pids[0]
     live_cluster.kill_worker(victim)
-    wait_until(lambda: victim not in live_cluster.worker_pids())
+    assert wait_for(lambda: victim not in live_cluster.worker_pids(), 15.0, 0.01), (
+        "condition not met before the deadline"
+    )
     live_cluster.wait_for_workers()
     assert len(live_cluster.worker_pids()) == 3
 

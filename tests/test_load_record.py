@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from harness.checker import Checker
-from harness.history import RunInfo, Timing
+from harness.history import RunInfo
 from harness.load.record import (
     FAULTS_FILE,
     LoadRecordError,
     OpRecorder,
-    RawFault,
-    RawOp,
     ServiceInfo,
     append_fault,
     clear_folder,
@@ -25,19 +24,11 @@ from harness.load.record import (
     standalone_history,
 )
 from reference_impl import Reply
+from tests import histories
 
 EPOCH = 1_900_000_000.0
 SCALE = 0.05
-TIMING = Timing(
-    result_ttl=300.0,
-    memory_ttl=10.0,
-    cleanup_interval=2.0,
-    scan_budget=150.0,
-    worker_timeout=180.0,
-    heartbeat_interval=5.0,
-    stall_timeout=30.0,
-    slack=load_slack(SCALE),
-)
+TIMING = replace(histories.TIMING, slack=load_slack(SCALE))
 SERVICE = ServiceInfo(scale=SCALE, timing=TIMING, bugs=(), epoch=EPOCH)
 
 
@@ -61,9 +52,25 @@ def record_scan(folder: Path, later: list[tuple[float, Reply]]) -> None:
     """Alice's scan, started at 0 and complete at 28 s, then read at the given times."""
     recorder = OpRecorder(folder, SERVICE)
     sid = "a" * 32
-    recorder.record(RawOp("start", "alice", "101", wall(0.0), wall(28.1), complete(), sid))
+    recorder.record(
+        "start",
+        user="alice",
+        worker="101",
+        start=wall(0.0),
+        end=wall(28.1),
+        reply=complete(),
+        scan_id=sid,
+    )
     for at, reply in later:
-        recorder.record(RawOp("status", "alice", "102", wall(at), wall(at + 0.1), reply, sid))
+        recorder.record(
+            "status",
+            user="alice",
+            worker="102",
+            start=wall(at),
+            end=wall(at + 0.1),
+            reply=reply,
+            scan_id=sid,
+        )
     recorder.close()
 
 
@@ -100,14 +107,21 @@ def test_503_is_excused_only_inside_a_recorded_fault_window(tmp_path: Path) -> N
     unavailable = Reply("unavailable", scan_id="a" * 32, reason="redis unavailable")
     record_scan(tmp_path, [(60.0, unavailable)])
     assert judge(tmp_path) == {"no-server-errors", "reachable-until-expiry"}
-    append_fault(tmp_path, RawFault("redis-outage", wall(59.0), wall(61.0)))
+    append_fault(tmp_path, "redis-outage", wall(59.0), wall(61.0))
     assert judge(tmp_path) == set()
 
 
 def test_every_process_file_is_read_and_counted_finished(tmp_path: Path) -> None:
     record_scan(tmp_path, [(40.0, complete())])
     second = OpRecorder(tmp_path, SERVICE, name="other-1")  # another process's file
-    second.record(RawOp("latest", "bob", "103", wall(50.0), wall(50.1), Reply("not_found")))
+    second.record(
+        "latest",
+        user="bob",
+        worker="103",
+        start=wall(50.0),
+        end=wall(50.1),
+        reply=Reply("not_found"),
+    )
     run = read_folder(tmp_path)
     assert (run.files, run.finished, len(run.ops)) == (2, 1, 3)
     second.close()
@@ -153,7 +167,9 @@ def test_service_info_from_health_scales_back_to_scenario_seconds() -> None:
 
 def test_standalone_history_counts_from_the_first_request(tmp_path: Path) -> None:
     recorder = OpRecorder(tmp_path, ServiceInfo(scale=SCALE, timing=TIMING))
-    recorder.record(RawOp("latest", "bob", "1", wall(10.0), wall(11.0), Reply("not_found")))
+    recorder.record(
+        "latest", user="bob", worker="1", start=wall(10.0), end=wall(11.0), reply=Reply("not_found")
+    )
     recorder.close()
     history = standalone_history(read_folder(tmp_path), "locust -f x")
     assert history.ops[0].start == 0.0
@@ -163,7 +179,7 @@ def test_standalone_history_counts_from_the_first_request(tmp_path: Path) -> Non
 
 def test_clear_folder_removes_only_what_a_run_writes(tmp_path: Path) -> None:
     record_scan(tmp_path, [(40.0, complete())])
-    append_fault(tmp_path, RawFault("redis-outage", wall(1.0), wall(2.0)))
+    append_fault(tmp_path, "redis-outage", wall(1.0), wall(2.0))
     (tmp_path / "verdict.json").write_text("{}", encoding="utf-8")
     (tmp_path / "notes.txt").write_text("mine", encoding="utf-8")
     clear_folder(tmp_path)

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
@@ -14,6 +13,7 @@ import pytest
 import redis
 
 from reference_impl.keys import RESULT_PREFIX
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.live
 
@@ -59,13 +59,14 @@ def _run(tmp_path: Path, redis_server_binary: str) -> subprocess.Popen[bytes]:
 
 def _wait_for_cluster(proc: subprocess.Popen[bytes]) -> set[int]:
     """Every process of the run's cluster: redis-server, the Gunicorn master and 3 workers."""
-    deadline = time.monotonic() + 60
     seen: set[int] = set()
-    while len(seen) < 5:
+
+    def up() -> bool:
         assert proc.poll() is None, "the run ended before its cluster came up"
-        assert time.monotonic() < deadline, f"the cluster never came up: {seen}"
-        seen |= _descendants(proc.pid)
-        time.sleep(0.02)
+        seen.update(_descendants(proc.pid))
+        return len(seen) >= 5
+
+    assert wait_for(up, 60), f"the cluster never came up: {seen}"
     return seen
 
 
@@ -79,10 +80,9 @@ def _wait_for_scan(pids: set[int]) -> None:
     ]
     client = redis.Redis(port=listening[0], socket_timeout=2)
     try:
-        deadline = time.monotonic() + 60
-        while not client.keys(RESULT_PREFIX + "*"):
-            assert time.monotonic() < deadline, "the scan never started"
-            time.sleep(0.01)
+        assert wait_for(lambda: client.keys(RESULT_PREFIX + "*"), 60, 0.01), (
+            "the scan never started"
+        )
     finally:
         client.close()
 

@@ -44,6 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
@@ -299,10 +300,8 @@ class LiveCluster:
             raise LiveClusterError(f"{pid} is not a worker of this cluster")
         os.kill(pid, signal.SIGKILL)
 
-    def running_scans(self) -> dict[int, dict[str, Any]]:
-        """Worker pid -> {scan_id, user, started_at} of the scan it is running."""
-        found: dict[int, dict[str, Any]] = {}
-        alive = set(self.worker_pids())
+    def _state_files(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        """Every worker's state file, dead or alive: its pid and what it holds."""
         for path in self.state_dir.iterdir():
             if not path.name.isdigit():
                 continue
@@ -310,23 +309,17 @@ class LiveCluster:
                 data = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 continue  # written or removed right now
-            pid = int(path.name)
-            if pid in alive:
-                found[pid] = data
-        return found
+            yield int(path.name), data
+
+    def running_scans(self) -> dict[int, dict[str, Any]]:
+        """Worker pid -> {scan_id, user, started_at} of the scan it is running."""
+        alive = set(self.worker_pids())
+        return {pid: data for pid, data in self._state_files() if pid in alive}
 
     def scan_record(self, scan_id: str) -> tuple[int, dict[str, Any]] | None:
         """The worker that ran (or runs) `scan_id`, dead or alive, from its state file."""
-        for path in self.state_dir.iterdir():
-            if not path.name.isdigit():
-                continue
-            try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-            if data.get("scan_id") == scan_id:
-                return int(path.name), data
-        return None
+        found = (entry for entry in self._state_files() if entry[1].get("scan_id") == scan_id)
+        return next(found, None)
 
     # -- Redis faults -------------------------------------------------------------------
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from harness.checker import Checker
-from harness.history import History, OpKind, RunInfo, Timing
+from harness.history import History, OpKind, RunInfo, Timing, retime_reply
 from harness.live.client import Exchange, call
 from harness.live.cluster import LiveCluster
 from harness.runner import RunResult, _rounds, reproduce_command, service_config
@@ -168,12 +168,7 @@ class _Driver:
         self, op: OpKind, user: str, ex: Exchange, worker: int | None, label: str | None
     ) -> None:
         to_sc = self.cluster.to_scenario_time
-        reply = ex.reply
-        reply = replace(
-            reply,
-            started_at=None if reply.started_at is None else to_sc(reply.started_at),
-            finished_at=None if reply.finished_at is None else to_sc(reply.finished_at),
-        )
+        reply = retime_reply(ex.reply, to_sc)
         with self.lock:
             if label is None and reply.scan_id is not None:
                 label = self.labels.get(reply.scan_id)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from harness.load.record import RawFault, append_fault
+from harness.load.record import append_fault
 from harness.load.spec import PlannedFault
 
 #: how long a killed worker may take to be replaced before the window is closed anyway
@@ -127,7 +127,7 @@ class Nemesis:
             # reach the cluster meanwhile may be dropped or wait.
             self.cluster.wait_for_workers(RESPAWN_DEADLINE)
         finally:
-            append_fault(self.folder, RawFault("worker-restart", began, self._clock(), str(victim)))
+            append_fault(self.folder, "worker-restart", began, self._clock(), str(victim))
 
     def _redis(self, fault: PlannedFault) -> None:
         pause = fault.action == "pause"
@@ -149,4 +149,4 @@ class Nemesis:
             else:
                 self.cluster.start_redis()
                 self.stats.restarts += 1
-            append_fault(self.folder, RawFault("redis-outage", began, self._clock()))
+            append_fault(self.folder, "redis-outage", began, self._clock())

@@ -15,19 +15,28 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
-from harness.history import FAULT_KINDS, FaultKind, History, OpKind, RunInfo, Timing
+from harness.history import (
+    FAULT_KINDS,
+    Clock,
+    FaultEvent,
+    FaultKind,
+    History,
+    Operation,
+    OpKind,
+    RunInfo,
+    Timing,
+)
 from harness.live.runner import default_slack
 from reference_impl import Reply
 
 PREFIX = "ops-"
 FAULTS_FILE = "faults.jsonl"
 
-Clock = Callable[[float], float]
 #: scenario seconds of slack for real clocks, as every live run uses
 load_slack = default_slack
 
@@ -83,72 +92,6 @@ class ServiceInfo:
         )
 
 
-@dataclass(frozen=True)
-class RawOp:
-    """One request as the load generator saw it, in wall-clock (epoch) seconds."""
-
-    op: OpKind
-    user: str
-    worker: str
-    start: float
-    end: float
-    reply: Reply
-    scan_id: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "type": "op",
-            "op": self.op,
-            "user": self.user,
-            "worker": self.worker,
-            "start": self.start,
-            "end": self.end,
-            "reply": self.reply.to_dict(),
-        }
-        if self.scan_id is not None:
-            data["scan_id"] = self.scan_id
-        return data
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> RawOp:
-        return cls(
-            op=data["op"],
-            user=data["user"],
-            worker=data["worker"],
-            start=float(data["start"]),
-            end=float(data["end"]),
-            reply=Reply.from_dict(data["reply"]),
-            scan_id=data.get("scan_id"),
-        )
-
-
-@dataclass(frozen=True)
-class RawFault:
-    """A fault window the nemesis caused, in wall-clock (epoch) seconds."""
-
-    fault: FaultKind
-    start: float
-    end: float
-    target: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "type": "fault",
-            "fault": self.fault,
-            "start": self.start,
-            "end": self.end,
-        }
-        if self.target is not None:
-            data["target"] = self.target
-        return data
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> RawFault:
-        if data["fault"] not in FAULT_KINDS:
-            raise KeyError(f"fault kind {data['fault']!r}")
-        return cls(data["fault"], float(data["start"]), float(data["end"]), data.get("target"))
-
-
 class OpRecorder:
     """Appends one process's requests to its own file in `folder`.
 
@@ -164,9 +107,25 @@ class OpRecorder:
         self._file: IO[str] | None = self.path.open("a", encoding="utf-8")
         self._write({"type": "process", "pid": os.getpid(), "service": service.to_json()})
 
-    def record(self, op: RawOp) -> None:
+    def record(
+        self,
+        op: OpKind,
+        *,
+        user: str,
+        worker: str,
+        start: float,
+        end: float,
+        reply: Reply,
+        scan_id: str | None = None,
+    ) -> Operation:
+        """Write one request, as `History.record` keeps it but in wall-clock (epoch) seconds;
+        its index counts the requests of this process only (`merge` numbers them afresh)."""
+        operation = Operation(
+            self.count, op, user, worker, start, end, reply, scan_id or reply.scan_id
+        )
         self.count += 1
-        self._write(op.to_json())
+        self._write(operation.to_json())
+        return operation
 
     def close(self) -> None:
         """Mark the file complete: its process will record nothing more."""
@@ -191,11 +150,18 @@ def clear_folder(folder: Path) -> None:
             path.unlink(missing_ok=True)
 
 
-def append_fault(folder: Path, fault: RawFault) -> None:
-    """Add a fault window to the folder's fault log (written by the nemesis, one process)."""
+def append_fault(
+    folder: Path, fault: FaultKind, start: float, end: float, target: str | None = None
+) -> FaultEvent:
+    """Add a fault window, in wall-clock (epoch) seconds, to the folder's fault log (written by
+    the nemesis, one process); its index counts the windows already in the log."""
     folder.mkdir(parents=True, exist_ok=True)
-    with (folder / FAULTS_FILE).open("a", encoding="utf-8") as handle:
-        handle.write(json.dumps(fault.to_json(), separators=(",", ":")) + "\n")
+    path = folder / FAULTS_FILE
+    with path.open("a+", encoding="utf-8") as handle:
+        handle.seek(0)
+        event = FaultEvent(sum(1 for _ in handle), fault, start, end, target)
+        handle.write(json.dumps(event.to_json(), separators=(",", ":")) + "\n")
+    return event
 
 
 @dataclass
@@ -203,8 +169,9 @@ class RawRun:
     """Everything recorded in one folder."""
 
     services: list[ServiceInfo] = field(default_factory=list)
-    ops: list[RawOp] = field(default_factory=list)
-    faults: list[RawFault] = field(default_factory=list)
+    #: in wall-clock (epoch) seconds, as recorded
+    ops: list[Operation] = field(default_factory=list)
+    faults: list[FaultEvent] = field(default_factory=list)
     files: int = 0
     #: files whose process wrote its `end` record
     finished: int = 0
@@ -227,6 +194,16 @@ def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 raise LoadRecordError(f"{path}:{number}: not JSON ({error.msg})") from None
 
 
+def _wall_op(op: Operation) -> Operation:
+    return replace(op, start=float(op.start), end=float(op.end))
+
+
+def _wall_fault(fault: FaultEvent) -> FaultEvent:
+    if fault.fault not in FAULT_KINDS:
+        raise KeyError(f"fault kind {fault.fault!r}")
+    return replace(fault, start=float(fault.start), end=float(fault.end))
+
+
 def read_folder(folder: Path) -> RawRun:
     """Read every process file and the fault log in `folder`."""
     run = RawRun()
@@ -238,7 +215,7 @@ def read_folder(folder: Path) -> RawRun:
                 if kind == "process":
                     run.services.append(ServiceInfo.from_json(record["service"]))
                 elif kind == "op":
-                    run.ops.append(RawOp.from_json(record))
+                    run.ops.append(_wall_op(Operation.from_json(record)))
                 elif kind == "end":
                     run.finished += 1
                 else:
@@ -251,7 +228,7 @@ def read_folder(folder: Path) -> RawRun:
     if faults.exists():
         for number, record in _lines(faults):
             try:
-                run.faults.append(RawFault.from_json(record))
+                run.faults.append(_wall_fault(FaultEvent.from_json(record)))
             except (KeyError, TypeError, ValueError) as error:
                 raise LoadRecordError(f"{faults}:{number}: malformed fault ({error})") from None
     return run
@@ -262,32 +239,15 @@ def scenario_clock(epoch: float, scale: float) -> Clock:
     return lambda wall: (wall - epoch) / scale
 
 
-def _convert_reply(reply: Reply, clock: Clock) -> Reply:
-    if reply.started_at is None and reply.finished_at is None:
-        return reply
-    return replace(
-        reply,
-        started_at=None if reply.started_at is None else clock(reply.started_at),
-        finished_at=None if reply.finished_at is None else clock(reply.finished_at),
-    )
-
-
 def merge(run: RawRun, info: RunInfo, clock: Clock) -> History:
     """One `History` in scenario seconds from everything the processes and the nemesis recorded."""
-    history = History(info)
-    for op in sorted(run.ops, key=lambda o: (o.start, o.end, o.user, o.op)):
-        history.record(
-            op.op,
-            user=op.user,
-            worker=op.worker,
-            start=clock(op.start),
-            end=clock(op.end),
-            reply=_convert_reply(op.reply, clock),
-            scan_id=op.scan_id,
-        )
-    for fault in sorted(run.faults, key=lambda f: (f.start, f.end)):
-        history.fault(fault.fault, clock(fault.start), clock(fault.end), fault.target)
-    return history
+    ops = sorted(run.ops, key=lambda o: (o.start, o.end, o.user, o.op))
+    faults = sorted(run.faults, key=lambda f: (f.start, f.end))
+    return History(
+        info,
+        ops=[replace(op.retimed(clock), index=i) for i, op in enumerate(ops)],
+        faults=[replace(fault.retimed(clock), index=i) for i, fault in enumerate(faults)],
+    )
 
 
 def standalone_history(run: RawRun, command: str) -> History:

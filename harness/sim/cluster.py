@@ -23,7 +23,7 @@ import fakeredis
 import redis
 from freezegun import freeze_time
 
-from harness.history import History, OpKind, RunInfo, Timing
+from harness.history import History, OpKind, RunInfo, Timing, retime_reply
 from harness.sim.scheduler import Scheduler
 from reference_impl import (
     PerformanceStore,
@@ -407,12 +407,7 @@ class SimCluster:
         label: str | None,
     ) -> None:
         # The service speaks wall time; the history speaks scenario time.
-        if reply.started_at is not None or reply.finished_at is not None:
-            reply = replace(
-                reply,
-                started_at=None if reply.started_at is None else reply.started_at - _EPOCH_TS,
-                finished_at=None if reply.finished_at is None else reply.finished_at - _EPOCH_TS,
-            )
+        reply = retime_reply(reply, lambda wall: wall - _EPOCH_TS)
         if label is None and scan_id is not None:
             label = self._labels.get(scan_id)
         self.history.record(

@@ -22,6 +22,8 @@ from typing import Any
 import pytest
 import websocket
 
+from tests.waiting import wait_for
+
 FLAGS = (
     "--headless",
     "--no-sandbox",
@@ -133,15 +135,17 @@ class Browser:
 def _devtools_url(profile: Path, proc: subprocess.Popen[bytes]) -> str:
     """Chromium writes its port and path to DevToolsActivePort once it listens."""
     marker = profile / "DevToolsActivePort"
-    deadline = time.monotonic() + START_DEADLINE
-    while time.monotonic() < deadline:
+
+    def url() -> str:
         if proc.poll() is not None:
             raise RuntimeError(f"chromium exited early with {proc.returncode}")
         lines = marker.read_text().split() if marker.is_file() else []
-        if len(lines) == 2:
-            return f"ws://127.0.0.1:{lines[0]}{lines[1]}"
-        time.sleep(0.05)
-    raise TimeoutError("chromium did not open its debugging port")
+        return f"ws://127.0.0.1:{lines[0]}{lines[1]}" if len(lines) == 2 else ""
+
+    found = wait_for(url, START_DEADLINE, 0.05)
+    if not found:
+        raise TimeoutError("chromium did not open its debugging port")
+    return found
 
 
 @contextmanager
