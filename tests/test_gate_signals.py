@@ -7,48 +7,37 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tests.waiting import wait_for
 
 
-def _children(pid: int) -> list[int]:
+def _live(match: Callable[[psutil.Process], bool]) -> list[int]:
     found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    for proc in psutil.process_iter():
         try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid and fields[0] != "Z":
-            found.append(int(entry.name))
+            if proc.status() != psutil.STATUS_ZOMBIE and match(proc):
+                found.append(proc.pid)
+        except (psutil.Error, OSError):
+            continue  # gone while we looked
     return found
 
 
+def _children(pid: int) -> list[int]:
+    return _live(lambda proc: proc.ppid() == pid)
+
+
 def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
+    return bool(_live(lambda proc: proc.pid == pid))
 
 
 def _group(pgid: int) -> list[int]:
     """Live processes in a process group: a worker forked late and orphaned is still in it."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[3]) == pgid and fields[0] != "Z":
-            found.append(int(entry.name))
-    return found
+    return _live(lambda proc: os.getpgid(proc.pid) == pgid)
 
 
 def _stop_group(gate: subprocess.Popen[bytes]) -> None:
