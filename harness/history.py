@@ -6,18 +6,42 @@ On disk it is JSON Lines: a `run` header, then `op` and `fault` records in order
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
+import msgspec
+
+from harness.history_format import (
+    FAULT_KINDS,
+    FaultKind,
+    FaultRecord,
+    HistoryFormatError,
+    OpKind,
+    OpRecord,
+    Record,
+    ReplyRecord,
+    RunRecord,
+    TimingRecord,
+    decode_record,
+    encode_record,
+)
 from reference_impl import Reply, ServiceConfig
 
-OpKind = Literal["start", "status", "latest"]
-FaultKind = Literal["worker-restart", "redis-outage", "drop-column", "worker-timeout"]
-
-FAULT_KINDS: tuple[str, ...] = ("worker-restart", "redis-outage", "drop-column", "worker-timeout")
+__all__ = [
+    "FAULT_KINDS",
+    "Clock",
+    "FaultEvent",
+    "FaultKind",
+    "History",
+    "HistoryFormatError",
+    "OpKind",
+    "Operation",
+    "RunInfo",
+    "Timing",
+    "retime_reply",
+]
 
 #: maps one clock's seconds to another's (e.g. wall time -> scenario seconds)
 Clock = Callable[[float], float]
@@ -83,6 +107,20 @@ class RunInfo:
     duration: float = 0.0
     timing: Timing = field(default_factory=Timing)
     command: str = ""
+    #: why the run stopped before its end (e.g. a signal), when it did
+    interrupted: str | None = None
+
+    def to_record(self) -> RunRecord:
+        data = asdict(self)
+        data["timing"] = TimingRecord(**data["timing"])
+        data["bugs"] = tuple(self.bugs)
+        return RunRecord(**data)
+
+    @classmethod
+    def from_record(cls, record: RunRecord) -> RunInfo:
+        data = msgspec.structs.asdict(record)
+        data["timing"] = Timing(**msgspec.structs.asdict(record.timing))
+        return cls(**data)
 
 
 @dataclass(frozen=True)
@@ -101,36 +139,45 @@ class Operation:
     #: the scenario's name for the scan, when it has one
     label: str | None = None
 
+    def to_record(self) -> OpRecord:
+        return OpRecord(
+            index=self.index,
+            op=self.op,
+            user=self.user,
+            worker=self.worker,
+            start=_t(self.start),
+            end=_t(self.end),
+            reply=msgspec.convert(self.reply, ReplyRecord, from_attributes=True),
+            scan_id=self.scan_id,
+            label=self.label,
+        )
+
+    @classmethod
+    def from_record(cls, record: OpRecord) -> Operation:
+        return cls(
+            index=record.index,
+            op=record.op,
+            user=record.user,
+            worker=record.worker,
+            start=record.start,
+            end=record.end,
+            reply=Reply(**msgspec.structs.asdict(record.reply)),
+            scan_id=record.scan_id,
+            label=record.label,
+        )
+
     def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "type": "op",
-            "index": self.index,
-            "op": self.op,
-            "user": self.user,
-            "worker": self.worker,
-            "start": _t(self.start),
-            "end": _t(self.end),
-            "reply": self.reply.to_dict(),
-        }
-        if self.scan_id is not None:
-            data["scan_id"] = self.scan_id
-        if self.label is not None:
-            data["label"] = self.label
+        data: dict[str, Any] = msgspec.to_builtins(self.to_record())
+        data["type"] = "op"
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Operation:
-        return cls(
-            index=data["index"],
-            op=data["op"],
-            user=data["user"],
-            worker=data["worker"],
-            start=data["start"],
-            end=data["end"],
-            reply=Reply.from_dict(data["reply"]),
-            scan_id=data.get("scan_id"),
-            label=data.get("label"),
-        )
+        """From a decoded JSON object, validated like a history line."""
+        try:
+            return cls.from_record(msgspec.convert(data, OpRecord))
+        except msgspec.ValidationError as error:
+            raise HistoryFormatError(f"operation: {error}") from None
 
     def retimed(self, clock: Clock) -> Operation:
         """The same call with every time it holds put through `clock`."""
@@ -153,29 +200,29 @@ class FaultEvent:
     #: the worker or column the fault was aimed at
     target: str | None = None
 
+    def to_record(self) -> FaultRecord:
+        return FaultRecord(self.index, self.fault, _t(self.start), _t(self.end), self.target)
+
+    @classmethod
+    def from_record(cls, record: FaultRecord) -> FaultEvent:
+        return cls(record.index, record.fault, record.start, record.end, record.target)
+
     def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "type": "fault",
-            "index": self.index,
-            "fault": self.fault,
-            "start": _t(self.start),
-            "end": _t(self.end),
-        }
-        if self.target is not None:
-            data["target"] = self.target
+        data: dict[str, Any] = msgspec.to_builtins(self.to_record())
+        data["type"] = "fault"
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FaultEvent:
-        return cls(data["index"], data["fault"], data["start"], data["end"], data.get("target"))
+        """From a decoded JSON object, validated like a history line."""
+        try:
+            return cls.from_record(msgspec.convert(data, FaultRecord))
+        except msgspec.ValidationError as error:
+            raise HistoryFormatError(f"fault: {error}") from None
 
     def retimed(self, clock: Clock) -> FaultEvent:
         """The same window with its times put through `clock`."""
         return replace(self, start=clock(self.start), end=clock(self.end))
-
-
-class HistoryFormatError(ValueError):
-    """A history file that cannot be read; the message names the file and line."""
 
 
 @dataclass
@@ -209,60 +256,83 @@ class History:
         self.faults.append(event)
         return event
 
-    def records(self) -> Iterator[dict[str, Any]]:
-        yield {"type": "run", **asdict(self.info), "bugs": list(self.info.bugs)}
-        merged: list[tuple[float, int, int, dict[str, Any]]] = []
-        merged.extend((o.start, 0, o.index, o.to_json()) for o in self.ops)
-        merged.extend((f.start, 1, f.index, f.to_json()) for f in self.faults)
+    def records(self) -> Iterator[Record]:
+        """The run header, then operations and faults in order of start time."""
+        yield self.info.to_record()
+        merged: list[tuple[float, int, int, OpRecord | FaultRecord]] = []
+        merged.extend((o.start, 0, o.index, o.to_record()) for o in self.ops)
+        merged.extend((f.start, 1, f.index, f.to_record()) for f in self.faults)
         for _, _, _, record in sorted(merged, key=lambda item: item[:3]):
             yield record
 
     def dumps(self) -> str:
-        return "".join(
-            json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n"
-            for record in self.records()
-        )
+        return b"".join(encode_record(record) + b"\n" for record in self.records()).decode()
 
     def write(self, path: Path) -> None:
         path.write_text(self.dumps(), encoding="utf-8")
 
     @classmethod
-    def from_records(cls, records: Iterable[dict[str, Any]], source: str = "<history>") -> History:
+    def from_records(cls, records: Iterable[Record], source: str = "<history>") -> History:
+        """A history from decoded records (the first must be the `run` header)."""
         history: History | None = None
+        seen_ops: set[int] = set()
+        seen_faults: set[int] = set()
         for number, record in enumerate(records, start=1):
-            kind = record.get("type")
-            try:
-                if kind == "run":
-                    info = dict(record)
-                    info.pop("type")
-                    info["timing"] = Timing(**info.get("timing", {}))
-                    info["bugs"] = tuple(info.get("bugs", ()))
-                    history = cls(RunInfo(**info))
-                elif history is None:
-                    raise HistoryFormatError(f"{source}:{number}: first record must be 'run'")
-                elif kind == "op":
-                    history.ops.append(Operation.from_json(record))
-                elif kind == "fault":
-                    history.faults.append(FaultEvent.from_json(record))
-                else:
-                    raise HistoryFormatError(f"{source}:{number}: unknown record type {kind!r}")
-            except (KeyError, TypeError) as error:
-                raise HistoryFormatError(f"{source}:{number}: malformed record ({error})") from None
+            if isinstance(record, RunRecord):
+                if history is not None:
+                    raise HistoryFormatError(f"{source}:{number}: a second 'run' record")
+                history = cls(RunInfo.from_record(record))
+            elif history is None:
+                raise HistoryFormatError(f"{source}:{number}: first record must be 'run'")
+            elif isinstance(record, OpRecord):
+                if record.index in seen_ops:
+                    raise HistoryFormatError(
+                        f"{source}:{number}: field index: operation {record.index} appears twice"
+                    )
+                seen_ops.add(record.index)
+                history.ops.append(Operation.from_record(record))
+            else:
+                if record.index in seen_faults:
+                    raise HistoryFormatError(
+                        f"{source}:{number}: field index: fault {record.index} appears twice"
+                    )
+                seen_faults.add(record.index)
+                history.faults.append(FaultEvent.from_record(record))
         if history is None:
-            raise HistoryFormatError(f"{source}: empty history")
+            raise HistoryFormatError(f"{source}: empty history (no 'run' record)")
         history.ops.sort(key=lambda o: o.index)
         history.faults.sort(key=lambda f: f.index)
+        # The checker looks operations up by index: renumber what another client wrote sparsely.
+        history.ops = [replace(o, index=i) for i, o in enumerate(history.ops)]
+        history.faults = [replace(f, index=i) for i, f in enumerate(history.faults)]
         return history
 
     @classmethod
     def read(cls, path: Path) -> History:
-        records = []
-        with path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
+        """Read and validate a history file; `HistoryFormatError` names the line and field.
+
+        A run stopped by a signal may end in a partial line: it is dropped, and the history
+        says it was interrupted.
+        """
+        try:
+            raw = path.read_bytes()
+        except OSError as error:
+            raise HistoryFormatError(f"{path}: cannot read ({error.strerror})") from None
+        lines = raw.split(b"\n")
+        truncated = bool(lines[-1].strip())
+        records: list[Record] = []
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            if truncated and number == len(lines):
                 try:
-                    records.append(json.loads(line))
-                except json.JSONDecodeError as error:
-                    raise HistoryFormatError(f"{path}:{number}: not JSON ({error.msg})") from None
-        return cls.from_records(records, str(path))
+                    records.append(decode_record(line, f"{path}:{number}"))
+                except HistoryFormatError:
+                    break  # the last line was cut off mid-write
+                truncated = False
+                continue
+            records.append(decode_record(line, f"{path}:{number}"))
+        history = cls.from_records(records, str(path))
+        if truncated and history.info.interrupted is None:
+            history.info = replace(history.info, interrupted="the last line was cut off")
+        return history

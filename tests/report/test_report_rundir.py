@@ -62,7 +62,7 @@ def test_missing_and_bad_history(tmp_path: Path) -> None:
     with pytest.raises(ReportInputError, match=re.escape("history.jsonl: no such file")):
         read_run(tmp_path)
     (tmp_path / "history.jsonl").write_text('{"type": "op"}\n', encoding="utf-8")
-    with pytest.raises(ReportInputError, match=r"history.jsonl:1: first record must be 'run'"):
+    with pytest.raises(ReportInputError, match=r"history.jsonl:1: field index: missing"):
         read_run(tmp_path)
 
 

@@ -1,0 +1,185 @@
+"""The on-disk form of a history: one msgspec model for writing and for reading.
+
+A history file is JSON Lines: a `run` header, then `op` and `fault` records. Every record is
+decoded against the same `msgspec.Struct` types it was encoded from, so a file written by another
+client (a load test, a user's own client, production logs converted) is checked field by field
+when it is read: an unknown record type, an unknown operation or fault kind, a time written as a
+string or a missing field is one `HistoryFormatError` naming the file, the line and the field.
+
+>>> decode_record(b'{"type":"fault","index":0,"fault":"redis-outage","start":1.0,"end":2.0}')
+FaultRecord(index=0, fault='redis-outage', start=1.0, end=2.0, target=None)
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+__all__ = [
+    "FAULT_KINDS",
+    "OP_KINDS",
+    "REPLY_STATUSES",
+    "FaultKind",
+    "FaultRecord",
+    "HistoryFormatError",
+    "OpKind",
+    "OpRecord",
+    "Record",
+    "ReplyRecord",
+    "RunRecord",
+    "TimingRecord",
+    "decode_record",
+    "encode_record",
+]
+
+OpKind = Literal["start", "status", "latest"]
+FaultKind = Literal["worker-restart", "redis-outage", "drop-column", "worker-timeout"]
+ReplyStatus = Literal[
+    "scanning",
+    "complete",
+    "partial",
+    "failed",
+    "not_found",
+    "unavailable",
+    "bad_request",
+    "error",
+    "lost",
+]
+
+OP_KINDS: tuple[str, ...] = ("start", "status", "latest")
+FAULT_KINDS: tuple[str, ...] = ("worker-restart", "redis-outage", "drop-column", "worker-timeout")
+REPLY_STATUSES: tuple[str, ...] = (
+    "scanning",
+    "complete",
+    "partial",
+    "failed",
+    "not_found",
+    "unavailable",
+    "bad_request",
+    "error",
+    "lost",
+)
+
+# A non-negative, finite number of seconds.
+Seconds = float
+
+
+class HistoryFormatError(ValueError):
+    """A history file that cannot be read; the message names the file, line and field."""
+
+
+class _Record(
+    msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True, tag_field="type"
+):
+    pass
+
+
+class TimingRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    result_ttl: Seconds = 300.0
+    memory_ttl: Seconds = 10.0
+    cleanup_interval: Seconds = 2.0
+    scan_budget: Seconds = 150.0
+    worker_timeout: Seconds = 180.0
+    heartbeat_interval: Seconds = 5.0
+    stall_timeout: Seconds = 30.0
+    slack: Seconds = 0.0
+
+
+class RunRecord(_Record, tag="run", omit_defaults=False):
+    scenario: str
+    mode: str = "sim"
+    seed: int = 0
+    bugs: tuple[str, ...] = ()
+    workers: int = 3
+    duration: Seconds = 0.0
+    timing: TimingRecord = msgspec.field(default_factory=TimingRecord)
+    command: str = ""
+    #: why the run stopped before its end (a signal), when it did
+    interrupted: str | None = None
+
+
+class ReplyRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+    status: ReplyStatus
+    scan_id: str | None = None
+    owner: str | None = None
+    done: int | None = None
+    total: int | None = None
+    reason: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    opportunities: int | None = None
+    null_fields: tuple[str, ...] = ()
+    source: str | None = None
+
+
+class OpRecord(_Record, tag="op"):
+    index: int
+    op: OpKind
+    user: str
+    worker: str
+    start: Seconds
+    end: Seconds
+    reply: ReplyRecord
+    scan_id: str | None = None
+    label: str | None = None
+
+
+class FaultRecord(_Record, tag="fault"):
+    index: int
+    fault: FaultKind
+    start: Seconds
+    end: Seconds
+    target: str | None = None
+
+
+Record = RunRecord | OpRecord | FaultRecord
+
+_DECODER = msgspec.json.Decoder(Record)
+_ENCODER = msgspec.json.Encoder(order="sorted")
+
+
+def _where(message: str) -> str:
+    # msgspec says "Expected `float`, got `str` - at `$.reply.done`"; name the field plainly.
+    what, _, path = message.partition(" - at `$")
+    path = path.rstrip("`").lstrip(".")
+    missing = "Object missing required field `"
+    if what.startswith(missing):
+        name = what[len(missing) :].rstrip("`")
+        return f"field {path + '.' if path else ''}{name}: missing"
+    if what.startswith("Object contains unknown field `"):
+        name = what[len("Object contains unknown field `") :].rstrip("`")
+        return f"field {path + '.' if path else ''}{name}: unknown field"
+    return f"field {path}: {what}" if path else what
+
+
+def decode_record(line: bytes | str, where: str = "<history>") -> Record:
+    """One line of a history file, validated; `HistoryFormatError` names `where` and the field."""
+    try:
+        record = _DECODER.decode(line)
+    except msgspec.ValidationError as error:
+        raise HistoryFormatError(f"{where}: {_where(str(error))}") from None
+    except msgspec.DecodeError as error:
+        raise HistoryFormatError(f"{where}: not JSON ({error})") from None
+    _check_times(record, where)
+    return record
+
+
+def _check_times(record: Record, where: str) -> None:
+    if isinstance(record, RunRecord):
+        return
+    for name in ("start", "end"):
+        value = getattr(record, name)
+        if value != value or value in (float("inf"), float("-inf")):
+            raise HistoryFormatError(f"{where}: field {name}: must be a finite number")
+    if record.end < record.start:
+        raise HistoryFormatError(
+            f"{where}: field end: {record.end} is before start {record.start}"
+        )
+    if record.index < 0:
+        raise HistoryFormatError(f"{where}: field index: must not be negative")
+
+
+def encode_record(record: Record) -> bytes:
+    """The line for `record` (keys sorted, defaults left out), without the newline."""
+    return _ENCODER.encode(record)
