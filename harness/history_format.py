@@ -86,7 +86,7 @@ class TimingRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     slack: Seconds = 0.0
 
 
-class RunRecord(_Record, tag="run", omit_defaults=False):
+class RunRecord(_Record, tag="run", frozen=True, omit_defaults=False):
     scenario: str
     mode: str = "sim"
     seed: int = 0
@@ -113,7 +113,7 @@ class ReplyRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_
     source: str | None = None
 
 
-class OpRecord(_Record, tag="op"):
+class OpRecord(_Record, tag="op", frozen=True):
     index: int
     op: OpKind
     user: str
@@ -125,7 +125,7 @@ class OpRecord(_Record, tag="op"):
     label: str | None = None
 
 
-class FaultRecord(_Record, tag="fault"):
+class FaultRecord(_Record, tag="fault", frozen=True):
     index: int
     fault: FaultKind
     start: Seconds
@@ -173,9 +173,7 @@ def _check_times(record: Record, where: str) -> None:
         if value != value or value in (float("inf"), float("-inf")):
             raise HistoryFormatError(f"{where}: field {name}: must be a finite number")
     if record.end < record.start:
-        raise HistoryFormatError(
-            f"{where}: field end: {record.end} is before start {record.start}"
-        )
+        raise HistoryFormatError(f"{where}: field end: {record.end} is before start {record.start}")
     if record.index < 0:
         raise HistoryFormatError(f"{where}: field index: must not be negative")
 

@@ -50,7 +50,7 @@ class Builder:
         reply: Reply,
         user: str = "alice",
         worker: str = "w1",
-        scan: str = SCAN,
+        scan: str | None = SCAN,
         op: str = "status",
         end: float | None = None,
     ) -> Builder:

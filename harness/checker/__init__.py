@@ -1,4 +1,4 @@
-"""The one checker: judges any history against the named invariants of DESIGN.md."""
+"""The one checker: judges any history against the named invariants of the service contract."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.checker._common import describe
 from harness.checker.invariants import INVARIANTS, Invariant
-from harness.checker.model import Context, LostByFault, Violation
+from harness.checker.model import SHOWN, Context, LostByFault, Violation
 from harness.history import History
 
 __all__ = [
@@ -34,6 +35,19 @@ JUDGEMENTS: tuple[str, ...] = (
     "A request whose connection dropped without an answer (`lost`, live mode: its worker was "
     "killed by an injected fault) is no read of the result; outside every fault window it "
     "violates `no-server-errors`.",
+    "A scan is reachable from the first reply that showed it (its start, or the first read "
+    "that returned it) until completion + result TTL; a scan never seen terminal until its start "
+    "+ result TTL. A `latest` that names no scan is attributed to the newest of the user's scans "
+    "whose window holds the read.",
+    "Inside a Redis fault and its grace, `scanning` is tolerated only while Redis may not yet "
+    "hold the terminal result (the scan ended during or just before the fault); a changed "
+    "terminal result is never tolerated, in or out of a fault.",
+    "A scan counts as begun for `latest-is-newest` once any reply carried its service start "
+    "time; scans begun within the clock slack of each other are both acceptable answers.",
+    "Lost by fault exempts only the reads that start after the fault that destroyed the last "
+    "copy; reads before it are judged as usual.",
+    "A history with a request the service refused as malformed (`bad_request`), or in which no "
+    "reply ever showed a scan, proves nothing: its verdict is unknown (exit 2), never a pass.",
 )
 
 
@@ -57,10 +71,19 @@ class Verdict:
     results: list[InvariantResult]
     violations: list[Violation] = field(default_factory=list)
     lost_by_fault: list[LostByFault] = field(default_factory=list)
+    #: why the history cannot be judged (empty when it can); an unknown verdict never passes
+    unknown: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
-        return not self.violations
+        return not self.violations and not self.unknown
+
+    @property
+    def outcome(self) -> str:
+        """`pass`, `fail` (an invariant violated) or `unknown` (nothing could be judged)."""
+        if self.violations:
+            return "fail"
+        return "unknown" if self.unknown else "pass"
 
     def violated(self) -> set[str]:
         return {v.invariant for v in self.violations}
@@ -68,6 +91,8 @@ class Verdict:
     def to_json(self) -> dict[str, Any]:
         return {
             "passed": self.passed,
+            "outcome": self.outcome,
+            "unknown": list(self.unknown),
             "invariants": {
                 r.name: {"checked": r.checked, "violations": r.violations} for r in self.results
             },
@@ -105,4 +130,22 @@ class Checker:
         lost = [
             lost for facts in ctx.scans.values() if (lost := ctx.lost_by_fault(facts)) is not None
         ]
-        return Verdict(results, violations, lost)
+        return Verdict(results, violations, lost, unknown_reasons(history))
+
+
+def unknown_reasons(history: History) -> list[str]:
+    """Why `history` proves nothing about the service, if it does not.
+
+    A request the service refused as malformed means the scenario or client sent what the
+    service does not accept; a history in which no reply ever showed a scan judged nothing.
+    """
+    reasons = []
+    refused = [op for op in history.ops if op.reply.status == "bad_request"]
+    if refused:
+        reasons.append(
+            f"{len(refused)} request(s) refused as malformed (bad_request): the scenario or client "
+            f"sent ids the service does not accept; first: {describe(refused[0])}"
+        )
+    if not any(op.reply.status in SHOWN for op in history.ops):
+        reasons.append("no reply showed any scan: there was nothing to judge")
+    return reasons

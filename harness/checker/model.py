@@ -7,7 +7,11 @@ from typing import Any
 
 from harness.history import FaultEvent, History, Operation, Timing
 
+__all__ = ["READS", "SHOWN", "Context", "LostByFault", "ScanFacts", "Violation"]
+
 READS = ("status", "latest")
+#: reply statuses that show a scan exists (its progress or its result)
+SHOWN = frozenset({"scanning", "complete", "partial", "failed"})
 
 
 @dataclass(frozen=True)
@@ -42,18 +46,29 @@ class Violation:
 
 @dataclass(frozen=True)
 class LostByFault:
-    """A result whose every copy the injected faults destroyed: listed, not a violation."""
+    """A result whose every copy the injected faults destroyed: listed, not a violation.
+
+    Only reads that start after `destroyed` (the fault that destroyed the last copy) are exempt.
+    """
 
     scan_id: str
     completed: float
     why: str
+    destroyed: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
-        return {"scan_id": self.scan_id, "completed": round(self.completed, 6), "why": self.why}
+        return {
+            "scan_id": self.scan_id,
+            "completed": round(self.completed, 6),
+            "destroyed": round(self.destroyed, 6),
+            "why": self.why,
+        }
 
 
 @dataclass
 class ScanFacts:
+    """Everything the history says about one scan."""
+
     scan_id: str
     owner: str | None = None
     label: str | None = None
@@ -66,20 +81,26 @@ class ScanFacts:
         return self.start_op.worker if self.start_op else None
 
     @property
-    def started(self) -> float | None:
+    def sent(self) -> float | None:
+        """When the client sent the start request."""
         return self.start_op.start if self.start_op else None
 
+    def service_began(self) -> float | None:
+        """When the service began the scan, as its replies say; None when no reply said."""
+        times = [o.reply.started_at for o in self.ops if o.reply.started_at is not None]
+        return min(times) if times else None
+
     def began(self) -> float | None:
-        """When the service began the scan: its own start time where a reply carried it.
+        """When the service began the scan, else when the client sent the start request.
 
         A start request queued behind another one on a busy worker was sent earlier than the
         scan began; the scan's budget and the worker timeout run from when it began.
         """
-        times = [o.reply.started_at for o in self.ops if o.reply.started_at is not None]
-        return min(times) if times else self.started
+        began = self.service_began()
+        return began if began is not None else self.sent
 
     def first_terminal(self) -> Operation | None:
-        terminal = [o for o in self.ops if o.reply.terminal and self._owned(o)]
+        terminal = [o for o in self.ops if o.reply.terminal and self.owned(o)]
         return min(terminal, key=lambda o: (o.end, o.index)) if terminal else None
 
     def completion(self) -> float | None:
@@ -87,29 +108,49 @@ class ScanFacts:
         times = [
             o.reply.finished_at
             for o in self.ops
-            if o.reply.terminal and o.reply.finished_at is not None and self._owned(o)
+            if o.reply.terminal and o.reply.finished_at is not None and self.owned(o)
         ]
         if times:
             return min(times)
         first = self.first_terminal()
         return first.end if first else None
 
-    def owner_reads(self) -> list[Operation]:
-        return [o for o in self.ops if o.op in READS and self._owned(o)]
+    def shown(self) -> Operation | None:
+        """The first reply that showed the scan to its owner (its start, or a read)."""
+        showing = [o for o in self.ops if o.reply.status in SHOWN and self.owned(o)]
+        return min(showing, key=lambda o: (o.end, o.index)) if showing else None
 
-    def _owned(self, op: Operation) -> bool:
+    def horizon(self, timing: Timing) -> float | None:
+        """Until when the scan must stay reachable: completion + result TTL.
+
+        A scan never seen terminal was written with the result TTL when it began, so it is
+        reachable at least until then (and must read `failed` if its worker died).
+        """
+        anchor = self.completion()
+        if anchor is None:
+            anchor = self.began()
+        return None if anchor is None else anchor + timing.result_ttl
+
+    def owner_reads(self) -> list[Operation]:
+        return [o for o in self.ops if o.op in READS and self.owned(o)]
+
+    def owned(self, op: Operation) -> bool:
         return self.owner is None or op.user == self.owner
 
 
 class Context:
-    """A history indexed for the invariants: scans by id, Redis fault windows."""
+    """A history indexed for the invariants: scans by id, users' scans, fault windows."""
 
     def __init__(self, history: History) -> None:
         self.history = history
         self.timing: Timing = history.info.timing
         self.scans: dict[str, ScanFacts] = {}
+        #: `latest` replies that named no scan (not_found, unavailable, ...), by user
+        self.anonymous_latest: dict[str, list[Operation]] = {}
         for op in history.ops:
             if op.scan_id is None:
+                if op.op == "latest":
+                    self.anonymous_latest.setdefault(op.user, []).append(op)
                 continue
             facts = self.scans.setdefault(op.scan_id, ScanFacts(op.scan_id))
             facts.ops.append(op)
@@ -119,10 +160,23 @@ class Context:
                 facts.label = op.label
             elif facts.label is None and op.label is not None:
                 facts.label = op.label
+        for facts in self.scans.values():
+            if facts.owner is None:
+                # No start call in the history (a user's own client): the service names the owner.
+                owners = {o.reply.owner for o in facts.ops if o.reply.owner is not None}
+                if len(owners) == 1:
+                    facts.owner = owners.pop()
+        self.by_owner: dict[str, list[ScanFacts]] = {}
+        for facts in self.scans.values():
+            if facts.owner is not None:
+                self.by_owner.setdefault(facts.owner, []).append(facts)
         self.redis_faults: list[FaultEvent] = [
             f for f in history.faults if f.fault == "redis-outage"
         ]
         self.restarts: list[FaultEvent] = [f for f in history.faults if f.fault == "worker-restart"]
+        self._lost: dict[str, LostByFault | None] = {}
+
+    # -- fault windows --------------------------------------------------------------------
 
     def in_redis_fault(self, op: Operation) -> bool:
         """Does `op` overlap a Redis fault window or its recovery grace?"""
@@ -139,8 +193,9 @@ class Context:
 
     def restarted(self, worker: str, at: float) -> bool:
         """Was `worker` restarted by a declared fault at `at` (within the clock slack)?"""
+        slack = self.timing.slack
         return any(
-            r.target == worker and abs(r.start - at) <= self.timing.slack for r in self.restarts
+            r.target == worker and r.start - slack <= at <= r.end + slack for r in self.restarts
         )
 
     def redis_fault_seconds(self, start: float, end: float) -> float:
@@ -149,7 +204,34 @@ class Context:
             max(0.0, min(end, f.end + grace) - max(start, f.start)) for f in self.redis_faults
         )
 
+    def stale_tolerated(self, facts: ScanFacts, op: Operation) -> bool:
+        """The judgement for reads in a Redis fault and its grace: `scanning` with the progress
+        Redis last held is tolerated, unless Redis already held the terminal result before that
+        fault began (then a `scanning` reply is a stale copy served, not what Redis held)."""
+        if op.reply.status != "scanning":
+            return False
+        grace = self.timing.fault_grace
+        done = facts.completion()
+        return any(
+            op.start <= fault.end + grace
+            and op.end >= fault.start
+            and (done is None or done >= fault.start - self.timing.slack)
+            for fault in self.redis_faults
+        )
+
+    # -- lost by fault --------------------------------------------------------------------
+
     def lost_by_fault(self, facts: ScanFacts) -> LostByFault | None:
+        if facts.scan_id not in self._lost:
+            self._lost[facts.scan_id] = self._find_lost(facts)
+        return self._lost[facts.scan_id]
+
+    def exempt_as_lost(self, facts: ScanFacts, op: Operation) -> bool:
+        """Is `op` a read after the fault that destroyed every copy of the scan's result?"""
+        lost = self.lost_by_fault(facts)
+        return lost is not None and op.start >= lost.destroyed
+
+    def _find_lost(self, facts: ScanFacts) -> LostByFault | None:
         """Completed while Redis was down, and its worker killed before the write was repaired."""
         done = facts.completion()
         if done is None or facts.worker is None:
@@ -166,5 +248,6 @@ class Context:
                         f"completed at {done:.1f} s while Redis was down "
                         f"({outage.start:.1f}-{outage.end:.1f} s); worker {facts.worker} "
                         f"restarted at {restart.start:.1f} s before the write was repaired",
+                        destroyed=restart.start,
                     )
         return None

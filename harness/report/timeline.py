@@ -107,7 +107,7 @@ class _Painter:
         self.by_index = {op.index: op for op in history.ops}
         self.scans: list[ScanFacts] = sorted(
             (s for s in self.ctx.scans.values() if s.start_op is not None),
-            key=lambda s: (s.started or 0.0, s.scan_id),
+            key=lambda s: (s.sent or 0.0, s.scan_id),
         )
         self.evidence = [
             self.by_index[i] for v in verdict.violations for i in v.evidence if i in self.by_index
