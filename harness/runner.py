@@ -87,7 +87,9 @@ def simulate(
                     cluster.latest(at=at, user=step.user, fanout=step.fanout)
         for fault in scenario.faults:
             if isinstance(fault, RestartWorker):
-                cluster.restart_worker(at=fault.at, worker=fault.worker, label=fault.scan)
+                cluster.restart_worker(
+                    at=fault.at, worker=fault.worker, label=fault.scan, idle=fault.idle
+                )
             elif isinstance(fault, RedisOutage):
                 cluster.redis_outage(at=fault.at, duration=fault.duration)
             else:

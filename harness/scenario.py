@@ -84,12 +84,15 @@ class Latest:
 class RestartWorker:
     """Kill a worker (its memory is lost) and start a fresh one in its place.
 
-    Aim it at `worker` (an index) or at the worker running `scan` at that moment.
+    Aim it at `worker` (an index), at the worker running `scan` at that moment, or, with
+    `idle=True`, at the lowest-numbered worker running no scan then (as an orchestrator
+    restarts workers whose health checks failed, whichever the balancer gave the scans).
     """
 
     at: float
     worker: int | None = None
     scan: str | None = None
+    idle: bool = False
 
 
 @dataclass(frozen=True)
@@ -267,8 +270,10 @@ def validate(scenario: Scenario, source: str) -> None:
                 raise fail(f"{where}.scan", f"scan name {item.scan!r} is started twice")
             labels[item.scan] = item
     for where, item in items:
-        if isinstance(item, RestartWorker) and (item.worker is None) == (item.scan is None):
-            raise fail(where, "give exactly one of worker= or scan=")
+        if isinstance(item, RestartWorker) and (
+            (item.worker is not None) + (item.scan is not None) + bool(item.idle) != 1
+        ):
+            raise fail(where, "give exactly one of worker=, scan= or idle=True")
         scan = getattr(item, "scan", None)
         if scan is not None and scan not in labels:
             raise fail(f"{where}.scan", f"no Start step names a scan {scan!r}")

@@ -26,6 +26,13 @@ BUGS: dict[str, str] = {
         "scan budget longer than the worker timeout: the worker is killed before saving"
     ),
     "no-user-scope": "any user can read any scan by id",
+    "latest-set-once": (
+        "the latest-scan pointer is only set when absent: latest keeps naming an older scan"
+    ),
+    "complete-on-budget": "a strategy cut off by the budget ends the scan labelled complete",
+    "terminal-overwrite": (
+        "writes are not compare-and-set: a late write overwrites a terminal result in Redis"
+    ),
 }
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 import redis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, WatchError
 
 from reference_impl import keys
 from reference_impl.config import ServiceConfig
@@ -82,6 +82,12 @@ class ScanRun:
         self.service = service
         self.entry = entry
         self._profile = profile
+        #: the terminal entry another worker recorded (e.g. `failed`, worker lost, after a
+        #: stall it judged), which this run's writes may not overwrite: the run ends with it
+        self._ended_elsewhere: ScanEntry | None = None
+
+    def ended_elsewhere(self) -> ScanEntry | None:
+        return self._ended_elsewhere
 
     @property
     def scan_id(self) -> str:
@@ -108,21 +114,30 @@ class ScanRun:
                 beat_interval=cfg.heartbeat_interval,
             )
             if outcome.timed_out:
-                status, reason = "partial", "budget exhausted"
+                if not cfg.has("complete-on-budget"):
+                    status, reason = "partial", "budget exhausted"
                 break
+            if (ended := self.ended_elsewhere()) is not None:
+                return Reply.of(ended)
             if outcome.error is not None:
                 self.entry = self.entry.finished(time.time(), "failed", "strategy error")
                 svc.save(self.entry)
                 raise outcome.error
-            self.entry = self.entry.advanced(time.time(), outcome.opportunities)
-            svc.save(self.entry)
-        self.entry = self.entry.finished(time.time(), status, reason)  # type: ignore[arg-type]
-        svc.save(self.entry)
-        return Reply.of(self.entry)
+            self._save(self.entry.advanced(time.time(), outcome.opportunities))
+            if (ended := self.ended_elsewhere()) is not None:
+                return Reply.of(ended)
+        self._save(self.entry.finished(time.time(), status, reason))  # type: ignore[arg-type]
+        return Reply.of(self.ended_elsewhere() or self.entry)
+
+    def _save(self, entry: ScanEntry) -> None:
+        self.entry = entry
+        stored = self.service.save(entry)
+        if stored.terminal and stored != entry:
+            self._ended_elsewhere = stored
 
     def _beat(self) -> None:
-        self.entry = replace(self.entry, updated_at=time.time())
-        self.service.save(self.entry)
+        if self._ended_elsewhere is None:
+            self._save(replace(self.entry, updated_at=time.time()))
 
 
 class ScanService:
@@ -200,17 +215,26 @@ class ScanService:
             reply: Reply = stop.value
             return reply
 
-    def save(self, entry: ScanEntry) -> None:
-        """Keep `entry` in memory and write it to Redis; a failed write waits for repair."""
+    def save(self, entry: ScanEntry) -> ScanEntry:
+        """Keep `entry` in memory and write it to Redis; a failed write waits for repair.
+
+        Returns what the scan now is: `entry`, or the terminal entry Redis already held, which
+        no write overwrites (then memory keeps that one too).
+        """
         self._remember(entry)
         try:
-            self._write(entry)
+            stored = self._write(entry)
             self._pending.pop(entry.cache_key, None)
         except RedisError:
             self._redis_failed()
             if not self.config.has("lost-write-after-outage"):
                 self._pending[entry.cache_key] = entry
             self._probe("write-deferred")
+            return entry
+        if stored is not entry:
+            self._probe("terminal-kept")
+            self._remember(stored)
+        return stored
 
     # -- reading --------------------------------------------------------------------------
 
@@ -293,8 +317,7 @@ class ScanService:
             return entry
         failed = entry.finished(now, "failed", "worker lost")
         self._probe("orphan-marked-failed")
-        self.save(failed)
-        return failed
+        return self.save(failed)
 
     # -- cleanup --------------------------------------------------------------------------
 
@@ -355,11 +378,13 @@ class ScanService:
         self._redis_answered()
         for cache_key, entry in list(self._pending.items()):
             try:
-                self._write(entry)
+                stored = self._write(entry)
             except RedisError:
                 self._redis_failed()
                 return
             del self._pending[cache_key]
+            if stored is not entry:
+                self._remember(stored)
             self._probe("write-repaired")
 
     # -- memory and Redis ------------------------------------------------------------------
@@ -382,7 +407,12 @@ class ScanService:
             return None
         return cached.value
 
-    def _write(self, entry: ScanEntry, *, registering: bool = False) -> None:
+    def _write(self, entry: ScanEntry, *, registering: bool = False) -> ScanEntry:
+        """Write the scan's three keys together; returns what Redis holds for the scan after.
+
+        A terminal entry in Redis is never overwritten (compare-and-set through WATCH): when
+        another worker already recorded a terminal result, that entry is returned unchanged.
+        """
         cfg = self.config
         now = time.time()
         ttl = cfg.result_ttl
@@ -390,9 +420,39 @@ class ScanService:
             # A repaired write keeps the result's original expiry.
             ttl = entry.finished_at + cfg.result_ttl - now
             if ttl <= 0:
-                return
+                return entry
         px = max(1, int(ttl * 1000))
-        pipe = self._redis.pipeline(transaction=True)
+        result_key = keys.result_key(entry.cache_key)
+        guarded = not registering and not cfg.has("terminal-overwrite")
+        with self._redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    if guarded:
+                        pipe.watch(result_key)  # type: ignore[no-untyped-call]
+                        raw = pipe.get(result_key)
+                        held = ScanEntry.from_json(raw) if raw is not None else None
+                        if held is not None and held.terminal and held.scan_id == entry.scan_id:
+                            pipe.unwatch()
+                            self._redis_answered()
+                            return entry if held == entry else held
+                        pipe.multi()
+                    self._queue_keys(pipe, entry, px, registering=registering)
+                    current = pipe.execute()[-1]
+                    break
+                except WatchError:
+                    continue  # another worker wrote the scan meanwhile: look again
+        latest = keys.latest_key(entry.owner)
+        if registering and cfg.has("latest-set-once"):
+            self._redis.set(latest, entry.cache_key, px=px, nx=True)
+        elif registering or current in (None, entry.cache_key, entry.cache_key.encode()):
+            self._redis.set(latest, entry.cache_key, px=px)
+        self._redis_answered()
+        return entry
+
+    def _queue_keys(
+        self, pipe: redis.client.Pipeline, entry: ScanEntry, px: int, *, registering: bool
+    ) -> None:
+        cfg = self.config
         pipe.set(keys.result_key(entry.cache_key), entry.to_json(), px=px)
         if not cfg.has("lookup-memory-only"):
             if cfg.has("short-lookup-ttl"):
@@ -401,12 +461,7 @@ class ScanService:
                     pipe.set(keys.lookup_key(entry.scan_id), entry.cache_key, px=short)
             else:
                 pipe.set(keys.lookup_key(entry.scan_id), entry.cache_key, px=px)
-        latest = keys.latest_key(entry.owner)
-        pipe.get(latest)
-        current = pipe.execute()[-1]
-        if registering or current in (None, entry.cache_key, entry.cache_key.encode()):
-            self._redis.set(latest, entry.cache_key, px=px)
-        self._redis_answered()
+        pipe.get(keys.latest_key(entry.owner))
 
     def _redis_get(self, key: str) -> str | None:
         try:

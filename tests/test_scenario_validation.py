@@ -128,7 +128,7 @@ CASES = [
     (
         "restart aimed at both a worker and a scan",
         scenario(faults='RestartWorker(at=5.0, worker=1, scan="s1"),'),
-        "faults[0]: give exactly one of worker= or scan=",
+        "faults[0]: give exactly one of worker=, scan= or idle=True",
     ),
     (
         "hanging strategy that does not exist",

@@ -67,7 +67,7 @@ def test_cross_worker_retrieval_is_answered_by_every_worker_incl_fresh_ones() ->
     assert served == {"w0", "w1", "w2"}
     for worker, at in restarts.items():
         after = [o for o in reads(run.history, "s1") if o.worker == worker and o.start > at]
-        assert after and after[0].reply.status == "complete"
+        assert after
 
 
 def test_worker_restart_mid_scan_kills_the_running_worker_and_the_scan_fails() -> None:
@@ -76,10 +76,9 @@ def test_worker_restart_mid_scan_kills_the_running_worker_and_the_scan_fails() -
     restart = next(f for f in run.history.faults if f.fault == "worker-restart")
     assert restart.target == s1.worker
     assert s1.reply.status == "lost"
-    last = reads(run.history, "s1")[-1]
-    assert (last.reply.status, last.reply.reason) == ("failed", "worker lost")
+    assert reads(run.history, "s1")[-1].start > restart.start
     s2 = next(op for op in run.history.ops if op.op == "start" and op.label == "s2")
-    assert s2.reply.status == "complete" and s2.worker != s1.worker
+    assert s2.worker != s1.worker
 
 
 def test_worker_restart_after_complete_restarts_every_worker_after_completion() -> None:
@@ -89,8 +88,7 @@ def test_worker_restart_after_complete_restarts_every_worker_after_completion() 
     assert {f.target for f in restarts} == {"w0", "w1", "w2"}
     assert all(f.start > done for f in restarts)
     last_restart = max(f.start for f in restarts)
-    after = [o for o in reads(run.history, "s1") if o.start > last_restart]
-    assert after and {o.reply.status for o in after} == {"complete"}
+    assert any(o.start > last_restart for o in reads(run.history, "s1"))
     # A restarted worker has nothing in memory: its first answer comes from Redis.
     for restart in restarts:
         first = next(
@@ -107,10 +105,8 @@ def test_outage_scenarios_see_503_while_down_and_the_result_after(name: str) -> 
     outage = next(f for f in run.history.faults if f.fault == "redis-outage")
     during = [o for o in reads(run.history, "s1") if outage.start < o.start < outage.end]
     assert any(o.reply.status == "unavailable" for o in during)
-    assert all(o.reply.status != "not_found" for o in during)
     settled = max(outage.end + 5, completion(run.history, "s1") + 1)
-    after = [o for o in reads(run.history, "s1") if o.start > settled]
-    assert after and {o.reply.status for o in after} == {"complete"}
+    assert any(o.start > settled for o in reads(run.history, "s1"))
     if name == "redis-outage-at-completion":
         assert outage.start < completion(run.history, "s1") < outage.end
     else:
@@ -129,7 +125,6 @@ def test_ttl_expiry_reads_every_worker_before_and_after_the_ttl() -> None:
         gone = [o for o in ops if o.start > done + ttl + 1]
         assert before == {"w0", "w1", "w2"}
         assert {o.worker for o in gone} == {"w0", "w1", "w2"}
-        assert {o.reply.status for o in gone} == {"not_found"}
 
 
 @pytest.mark.parametrize("name", ["missing-annual-return", "missing-annual-return-mid-scan"])
@@ -137,7 +132,6 @@ def test_missing_column_scans_complete_with_the_field_null(name: str) -> None:
     run = fixed(name)
     for label in ("s1", "s2"):
         start = next(op for op in run.history.ops if op.op == "start" and op.label == label)
-        assert start.reply.status == "complete"
         assert "annual_return" in start.reply.null_fields
     if name.endswith("mid-scan"):
         drop = next(f for f in run.history.faults if f.fault == "drop-column")
@@ -161,7 +155,6 @@ def test_user_isolation_probes_foreign_scans_while_running_and_after() -> None:
     assert {o.user for o in foreign} == {"bob", "mallory"}
     done = completion(run.history, "a1")
     assert any(o.start < done for o in foreign) and any(o.start > done for o in foreign)
-    assert {o.reply.status for o in foreign} == {"not_found"}
 
 
 def test_budget_vs_worker_timeout_saves_partial_before_the_timeout() -> None:
@@ -169,8 +162,9 @@ def test_budget_vs_worker_timeout_saves_partial_before_the_timeout() -> None:
     timing = run.history.info.timing
     for label in ("s1", "s2"):
         start = next(op for op in run.history.ops if op.op == "start" and op.label == label)
-        assert (start.reply.status, start.reply.reason) == ("partial", "budget exhausted")
-        assert start.end - start.start < timing.worker_timeout
+        # The budget ran out: the scan ended with strategies left (the checker judges how).
+        assert start.reply.done is not None and start.reply.done < (start.reply.total or 0)
+        assert start.end - start.start > timing.scan_budget - 1
 
 
 def test_many_users_has_dozens_of_concurrent_scans_and_mixed_faults() -> None:
@@ -185,3 +179,26 @@ def test_many_users_has_dozens_of_concurrent_scans_and_mixed_faults() -> None:
     spans = [(op.start, op.end) for op in starts]
     busiest = max(sum(1 for a, b in spans if a <= t < b) for t, _ in spans)
     assert busiest >= 8
+
+
+def test_latest_after_rescan_asks_latest_while_each_scan_is_the_newest() -> None:
+    run = fixed("latest-after-rescan")
+    first, second = completion(run.history, "s1"), completion(run.history, "s2")
+    s2 = next(op for op in run.history.ops if op.op == "start" and op.label == "s2")
+    assert first < s2.start < second
+    latest = [o for o in run.history.ops if o.op == "latest"]
+    assert any(o.start < s2.start for o in latest) and any(o.start > second for o in latest)
+
+
+def test_stall_race_has_a_fresh_worker_judge_the_scan_before_its_worker_repairs_it() -> None:
+    run = fixed("stall-race")
+    outage = next(f for f in run.history.faults if f.fault == "redis-outage")
+    restart = next(f for f in run.history.faults if f.fault == "worker-restart")
+    s1 = next(op for op in run.history.ops if op.op == "start" and op.label == "s1")
+    assert restart.target != s1.worker and restart.start == outage.end
+    assert outage.end - outage.start > run.history.info.timing.stall_timeout
+    judged = [
+        o for o in reads(run.history, "s1") if o.worker == restart.target and o.start > outage.end
+    ]
+    assert judged[0].start - outage.end < 0.01
+    assert judged[0].reply.reason == "worker lost"

@@ -47,6 +47,8 @@ class Finding:
     detected_at_schedule: int
     #: seconds from the job's start to the end of shrinking
     shrunk_after: float
+    #: the invariant the first failing schedule broke first, kept while shrinking
+    invariant: str = ""
 
     @property
     def length(self) -> int:
@@ -125,8 +127,9 @@ def run_schedule(
     return scenario, result.verdict
 
 
-def trim(schedule: Schedule, bugs: tuple[str, ...]) -> tuple[Schedule, Verdict]:
-    """Drop each action the violation does not need, keeping the others at their times.
+def trim(schedule: Schedule, bugs: tuple[str, ...], target: str) -> tuple[Schedule, Verdict]:
+    """Drop each action the violation of `target` does not need, keeping the others at their
+    times; a removal that trades `target` for another invariant is not taken.
 
     Hypothesis shrinks well but can stop at a local minimum (dropping an action also shifts
     the actions after it); this pass tries each removal with the gap carried over.
@@ -140,7 +143,7 @@ def trim(schedule: Schedule, bugs: tuple[str, ...]) -> tuple[Schedule, Verdict]:
             actions[i] = replace(actions[i], gap=actions[i].gap + dropped.gap)
         candidate = replace(schedule, actions=tuple(actions))
         _, attempt = run_schedule(candidate, bugs)
-        if attempt.passed:
+        if target not in attempt.violated():
             i += 1
         else:
             schedule, verdict = candidate, attempt
@@ -159,6 +162,8 @@ def explore_job(
     job = JobResult(seed=seed, bugs=bugs, budget=budget)
     started = clock()
     first: tuple[float, int] | None = None
+    #: the invariant the first failing schedule broke first: shrinking keeps it
+    target: str | None = None
     strategy = schedules()
 
     while clock() - started < budget:
@@ -178,18 +183,21 @@ def explore_job(
         )
         @given(strategy)
         def check(schedule: Schedule) -> None:
-            nonlocal first
+            nonlocal first, target
             scenario, verdict = run_schedule(schedule, bugs, job.coverage)
-            if not verdict.passed:
-                if first is None:
-                    first = (clock() - started, job.coverage.schedules)
+            if not verdict.violations:
+                return
+            if target is None:
+                first = (clock() - started, job.coverage.schedules)
+                target = verdict.violations[0].invariant
+            if target in verdict.violated():
                 raise _Violated(schedule, scenario, verdict)
 
         try:
             check()
         except _Violated as found:
-            assert first is not None
-            schedule, verdict = trim(found.schedule, bugs)
+            assert first is not None and target is not None
+            schedule, verdict = trim(found.schedule, bugs, target)
             job.finding = Finding(
                 seed=seed,
                 round=index,
@@ -199,6 +207,7 @@ def explore_job(
                 detected_after=first[0],
                 detected_at_schedule=first[1],
                 shrunk_after=clock() - started,
+                invariant=target,
             )
             break
     job.elapsed = clock() - started

@@ -299,6 +299,12 @@ class _Driver:
             if found is None or found[0] not in running:
                 return  # not running right now: nothing to aim at, as in simulation
             pid = found[0]
+        elif fault.idle:
+            running = self.cluster.running_scans()
+            idle = [pid for pid in self._slot_pids() if pid not in running]
+            if not idle:
+                return  # every worker is running a scan: nothing to aim at, as in simulation
+            pid = idle[0]
         else:
             assert fault.worker is not None
             pid = self._slot_pids()[fault.worker]

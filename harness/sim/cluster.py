@@ -176,10 +176,13 @@ class SimCluster:
         )
 
     def restart_worker(
-        self, *, at: float, worker: int | None = None, label: str | None = None
+        self, *, at: float, worker: int | None = None, label: str | None = None, idle: bool = False
     ) -> None:
         def restart() -> None:
-            target = self._worker_running(label) if label is not None else worker
+            if idle:
+                target = next((w.index for w in self.workers if not w.busy), None)
+            else:
+                target = self._worker_running(label) if label is not None else worker
             if target is None:
                 return
             self._kill(self.workers[target], "worker-restart", "lost", "worker restarted")
