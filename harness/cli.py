@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.checker import INVARIANTS, UnknownInvariantError
+from harness.checker import INVARIANTS, UnknownInvariantError, Verdict
 from harness.history import HistoryFormatError
 from harness.live.cluster import LiveClusterError
 from harness.load.cli import add_commands as add_load_commands
@@ -73,6 +73,26 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="worker processes for the runs (default: one per CPU; 1 runs in this process); "
         "live: clusters run side by side (default 2)",
+    )
+
+    check = sub.add_parser(
+        "check",
+        help="judge any history file (live, load, your own client, converted logs)",
+        description="Judge a history file (JSON Lines: a run header, then op and fault "
+        "records) against the invariants. Exit 0 pass, 1 violated, 2 malformed or unknown.",
+    )
+    check.add_argument("history", type=Path, help="the history file (history.jsonl)")
+    check.add_argument(
+        "--invariant",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="check only this invariant (repeatable; default: all, see `scanchaos list`)",
+    )
+    check.add_argument(
+        "--out",
+        type=Path,
+        help="also write verdict.json, summary.md, report.html and timeline.png into this folder",
     )
 
     report = sub.add_parser(
@@ -172,7 +192,32 @@ def _cmd_run(args: argparse.Namespace) -> int:
     )
     print(format_run(result.history, result.verdict))
     print(f"wrote {out}/: {', '.join(p.name for p in written)}")
-    return EXIT_PASS if result.verdict.passed else EXIT_VIOLATION
+    return _exit_code(result.verdict)
+
+
+def _exit_code(verdict: Verdict) -> int:
+    """0 pass, 1 an invariant violated, 2 nothing could be judged (the input proves nothing)."""
+    return {"pass": EXIT_PASS, "fail": EXIT_VIOLATION, "unknown": EXIT_BAD_INPUT}[verdict.outcome]
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from harness.checker import Checker
+    from harness.history import History
+    from harness.report import format_run, write_run
+
+    checker = Checker(args.invariant or None)
+    if args.out is not None and (args.out / "history.jsonl").resolve() == args.history.resolve():
+        raise BadInput(
+            f"--out: {args.out} holds the history being checked; choose another folder "
+            "(`scanchaos report FOLDER` re-renders a run folder in place)"
+        )
+    history = History.read(args.history)
+    verdict = checker.check(history)
+    print(format_run(history, verdict))
+    if args.out is not None:
+        written = write_run(args.out, history, verdict)
+        print(f"wrote {args.out}/: {', '.join(p.name for p in written)}")
+    return _exit_code(verdict)
 
 
 def _cmd_gate_live(args: argparse.Namespace, scenarios: list[Scenario]) -> int:
@@ -278,6 +323,7 @@ def _cmd_list(_: argparse.Namespace) -> int:
 COMMANDS = {
     "run": _cmd_run,
     "gate": _cmd_gate,
+    "check": _cmd_check,
     "report": _cmd_report,
     "explore": _cmd_explore,
     "list": _cmd_list,

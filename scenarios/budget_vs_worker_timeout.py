@@ -22,5 +22,5 @@ SCENARIO = Scenario(
         Poll(scan="s2", start=21.0, until=260.0, every=2.0),
         Latest(user="alice", start=2.0, until=260.0, every=10.0),
     ),
-    catches=("budget-over-timeout",),
+    catches=("budget-over-timeout", "complete-on-budget"),
 )

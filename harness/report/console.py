@@ -29,7 +29,17 @@ def format_run(history: History, verdict: Verdict) -> str:
         )
     for lost in verdict.lost_by_fault:
         lines.append(f"  lost by fault (not a violation): scan {lost.scan_id}: {lost.why}")
-    lines.append("PASS" if verdict.passed else f"FAIL: {len(verdict.violations)} violation(s)")
+    for reason in verdict.unknown:
+        lines.append(f"  cannot judge: {reason}")
+    if info.interrupted:
+        lines.append(f"  interrupted run: {info.interrupted}; judged up to its last record")
+    lines.append(
+        {
+            "pass": "PASS",
+            "fail": f"FAIL: {len(verdict.violations)} violation(s)",
+            "unknown": "UNKNOWN: this history proves nothing (exit 2)",
+        }[verdict.outcome]
+    )
     if info.command:
         lines.append(f"reproduce: {info.command}")
     return "\n".join(lines)

@@ -167,10 +167,19 @@ def run_summary(
         else "reference service with planted regression(s): "
         + ", ".join(f"`{b}`" for b in info.bugs)
     )
-    outcome = "PASS" if verdict.passed else f"FAIL ({len(verdict.violations)} violation(s))"
+    outcome = {
+        "pass": "PASS",
+        "fail": f"FAIL ({len(verdict.violations)} violation(s))",
+        "unknown": "UNKNOWN (nothing could be judged)",
+    }[verdict.outcome]
     lines = [f"# Verification summary: `{info.scenario}`: {outcome}", ""]
     if description:
         lines += [f"> {description}", ""]
+    if info.interrupted:
+        lines += [f"**Interrupted run**: {info.interrupted}; judged up to its last record.", ""]
+    if verdict.unknown:
+        lines += ["## Why the verdict is unknown", ""]
+        lines += [f"- {reason}" for reason in verdict.unknown] + [""]
     lines += [
         "## What ran",
         "",

@@ -83,7 +83,7 @@ def test_incident_page_is_self_contained_and_links_every_violation(
 def test_passing_run_says_so(fixed: RunRecord) -> None:
     page = Page(render_html([run_view(fixed)], title="t"))
     assert "PASS" in page.plain
-    assert "All 7 checked invariants held over" in page.plain
+    assert "All 10 checked invariants held over" in page.plain
     assert not any(i.endswith("-evidence") for i in page.ids)
 
 
