@@ -31,7 +31,7 @@ class Builder:
         reply: Reply,
         user: str = "alice",
         worker: str = "w0",
-        scan: str = SCAN,
+        scan: str | None = SCAN,
     ) -> Builder:
         self.history.record(
             "start",

@@ -16,7 +16,6 @@ from tests.histories import (
     LOST,
     NOT_FOUND,
     OTHER,
-    SCAN,
     UNAVAILABLE,
     Builder,
     complete,
@@ -212,9 +211,13 @@ def test_clean_histories_pass(row: str) -> None:
     assert verdict.outcome == "pass", [v.message for v in verdict.violations] + verdict.unknown
 
 
-def test_a_history_that_showed_no_scan_is_unknown_not_a_pass() -> None:
-    b = Builder().start(0.0, 0.1, Reply("bad_request", reason="malformed user id"), scan=SCAN)
+def test_a_history_whose_starts_were_all_refused_is_unknown_not_a_pass() -> None:
+    b = Builder().start(0.0, 0.1, Reply("bad_request", reason="malformed user id"), scan=None)
     verdict = Checker().check(b.history)
     assert verdict.outcome == "unknown" and not verdict.passed
     assert any("bad_request" in reason for reason in verdict.unknown)
-    assert any("nothing to judge" in reason for reason in verdict.unknown)
+    assert any("no scan was started" in reason for reason in verdict.unknown)
+
+
+def test_an_empty_history_is_unknown() -> None:
+    assert Checker().check(Builder().history).outcome == "unknown"

@@ -18,8 +18,8 @@ def test_a_planted_regression_is_found_and_shrunk() -> None:
     assert finding.length <= 3
     assert finding.detected_after <= finding.shrunk_after <= job.elapsed
     # The shrunk schedule still fails when played again, and passes on the fixed service.
-    assert not run_schedule(finding.schedule, ("no-user-scope",))[1].passed
-    assert run_schedule(finding.schedule, ())[1].passed
+    assert run_schedule(finding.schedule, ("no-user-scope",))[1].violated() == {"isolated"}
+    assert run_schedule(finding.schedule, ())[1].violations == []
 
 
 def test_the_fixed_service_is_explored_for_the_whole_budget_without_a_violation() -> None:

@@ -46,8 +46,9 @@ JUDGEMENTS: tuple[str, ...] = (
     "time; scans begun within the clock slack of each other are both acceptable answers.",
     "Lost by fault exempts only the reads that start after the fault that destroyed the last "
     "copy; reads before it are judged as usual.",
-    "A history with a request the service refused as malformed (`bad_request`), or in which no "
-    "reply ever showed a scan, proves nothing: its verdict is unknown (exit 2), never a pass.",
+    "A history with a request the service refused as malformed (`bad_request`), with no "
+    "operation, or whose every start request was refused, proves nothing: its verdict is "
+    "unknown (exit 2), never a pass.",
 )
 
 
@@ -106,8 +107,8 @@ class Checker:
     """Judges a history against a set of invariants (all of them by default).
 
     >>> from harness.history import History, RunInfo
-    >>> Checker().check(History(RunInfo("empty"))).passed
-    True
+    >>> Checker().check(History(RunInfo("empty"))).outcome
+    'unknown'
     """
 
     def __init__(self, invariants: Iterable[str] | None = None) -> None:
@@ -137,7 +138,8 @@ def unknown_reasons(history: History) -> list[str]:
     """Why `history` proves nothing about the service, if it does not.
 
     A request the service refused as malformed means the scenario or client sent what the
-    service does not accept; a history in which no reply ever showed a scan judged nothing.
+    service does not accept; a history with no operation, or whose every start was refused,
+    judged nothing.
     """
     reasons = []
     refused = [op for op in history.ops if op.reply.status == "bad_request"]
@@ -146,6 +148,16 @@ def unknown_reasons(history: History) -> list[str]:
             f"{len(refused)} request(s) refused as malformed (bad_request): the scenario or client "
             f"sent ids the service does not accept; first: {describe(refused[0])}"
         )
-    if not any(op.reply.status in SHOWN for op in history.ops):
-        reasons.append("no reply showed any scan: there was nothing to judge")
+    if not history.ops:
+        reasons.append("the history holds no operation: there was nothing to judge")
+    starts = [op for op in history.ops if op.op == "start"]
+    if (
+        starts
+        and all(op.scan_id is None for op in starts)
+        and not any(op.reply.status in SHOWN for op in history.ops)
+    ):
+        reasons.append(
+            f"no scan was started: all {len(starts)} start request(s) were refused, so there "
+            "was nothing to judge"
+        )
     return reasons

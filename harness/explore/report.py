@@ -53,7 +53,7 @@ def write_finding(finding: Finding, bugs: tuple[str, ...], out: Path, command: s
     catches = tuple(
         bug
         for bug in bugs
-        if not simulate(finding.scenario, bugs=(bug,), seed=cluster_seed).verdict.passed
+        if simulate(finding.scenario, bugs=(bug,), seed=cluster_seed).verdict.violations
     )
     broken = ", ".join(sorted({v.invariant for v in finding.violations}))
     scenario = replace(
@@ -69,7 +69,7 @@ def write_finding(finding: Finding, bugs: tuple[str, ...], out: Path, command: s
     path.write_text(render_script(scenario, text), encoding="utf-8")
     loaded, _ = load(str(path))
     replayed = simulate(loaded, bugs=bugs, seed=cluster_seed, ref=str(path))
-    fails = not replayed.verdict.passed
+    fails = bool(replayed.verdict.violations)
     passes = simulate(loaded, seed=cluster_seed).verdict.passed if bugs else None
     _write_replay(out / name, replayed, path, replay, cluster_seed)
     return Written(finding, path, replay, fixed, fails, passes)
