@@ -123,7 +123,13 @@ class ScanRun:
                 self.entry = self.entry.finished(time.time(), "failed", "strategy error")
                 svc.save(self.entry)
                 raise outcome.error
-            self._save(self.entry.advanced(time.time(), outcome.opportunities))
+            advanced = self.entry.advanced(time.time(), outcome.opportunities)
+            if advanced.done == advanced.total:
+                # The last strategy: written once, together with the end, so that no reader
+                # ever sees `scanning` with every strategy done.
+                self.entry = advanced
+                continue
+            self._save(advanced)
             if (ended := self.ended_elsewhere()) is not None:
                 return Reply.of(ended)
         self._save(self.entry.finished(time.time(), status, reason))  # type: ignore[arg-type]

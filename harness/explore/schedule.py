@@ -195,7 +195,10 @@ def schedules(
         "drop": st.builds(Drop, gap=gap, column=st.sampled_from(OPTIONAL_COLUMNS)),
     }
     # Scans and polls are drawn more often than faults: a fault only shows through them.
-    weighted = ("begin", "watch", "begin", "watch", "watch", "latest", "restart", "outage", "drop")
+    weighted = (
+        *("begin", "watch", "begin", "watch", "watch", "latest", "latest"),
+        *("restart", "outage", "drop"),
+    )
     action = st.sampled_from(weighted).flatmap(lambda kind: kinds[kind])
     setup = st.builds(
         Setup,

@@ -33,6 +33,7 @@ from harness.checker import Checker
 from harness.history import History, OpKind, RunInfo, Timing, retime_reply
 from harness.live.client import Exchange, call
 from harness.live.cluster import LiveCluster
+from harness.live.slack import with_measured_slack
 from harness.runner import RunResult, _rounds, reproduce_command, service_config
 from harness.scenario import (
     DropColumn,
@@ -379,5 +380,7 @@ def run_live(
     ) as cluster:
         _Driver(cluster, scenario, history, opts.outage, cancel).run()
     history.info = replace(history.info, duration=scenario.duration)
+    if opts.slack is None:
+        with_measured_slack(history, opts.scale)
     verdict = Checker(scenario.invariants).check(history)
     return RunResult(scenario, history, verdict)

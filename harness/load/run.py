@@ -25,6 +25,7 @@ from harness.checker.model import Context
 from harness.history import History, RunInfo, Timing
 from harness.live.cluster import LiveCluster, LiveClusterError
 from harness.live.redis_server import free_port
+from harness.live.slack import with_measured_slack
 from harness.load.nemesis import Nemesis, NemesisStats
 from harness.load.record import PREFIX, clear_folder, load_slack, merge, read_folder
 from harness.load.spec import DEFAULT_SPEC, PlannedFault, parse, plan
@@ -290,7 +291,7 @@ def run_load(
             timing=Timing.of(config, slack=load_slack(options.scale)),
             command=reproduce_command(options),
         )
-        history = merge(run, info, cluster.to_scenario_time)
+        history = with_measured_slack(merge(run, info, cluster.to_scenario_time), options.scale)
     verdict = Checker().check(history)
     return LoadResult(history, verdict, nemesis.stats, locust_exit, out, planned)
 
