@@ -64,7 +64,8 @@ def test_plan_runs_claims_and_falls_back_to_what_simulation_caught() -> None:
 
 
 def test_limits_name_a_reason_per_outage_kind() -> None:
-    assert live_limits(LiveOptions(outage="stop")) == {}
+    assert set(live_limits(LiveOptions(outage="stop"))) == {"terminal-overwrite"}
+    assert "respawned Gunicorn worker" in live_limits(LiveOptions())["terminal-overwrite"]
     assert "socket buffers" in live_limits(LiveOptions(outage="pause"))["lost-write-after-outage"]
 
 
