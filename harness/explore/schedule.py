@@ -104,11 +104,15 @@ class Watch:
 
 @dataclass(frozen=True)
 class AskLatest:
+    """Ask for a user's latest scan: `user`'s, or (with `of_scan`) the owner's of a started scan
+    picked by index, as a client does that found its scan through `latest`."""
+
     gap: float
     user: str
     fanout: int
     rounds: int
     every: float
+    of_scan: int | None = None
 
     @property
     def span(self) -> float:
@@ -186,7 +190,13 @@ def schedules(
             every=every,
         ),
         "latest": st.builds(
-            AskLatest, gap=gap, user=user, fanout=fanout, rounds=rounds, every=every
+            AskLatest,
+            gap=gap,
+            user=user,
+            fanout=fanout,
+            rounds=rounds,
+            every=every,
+            of_scan=st.none() | scan,
         ),
         "restart": st.builds(
             Restart, gap=gap, worker=st.none() | st.integers(0, WORKERS - 1), scan=scan
@@ -259,8 +269,11 @@ def place(schedule: Schedule) -> list[Placed]:
                 worker=action.worker,
             )
         elif isinstance(action, AskLatest):
+            asker = action.user
+            if action.of_scan is not None and labels:
+                asker = owner[labels[action.of_scan % len(labels)]]
             item = Latest(
-                user=action.user,
+                user=asker,
                 start=now,
                 until=now + action.span,
                 every=action.every,
