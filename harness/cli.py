@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.checker import INVARIANTS, UnknownInvariantError, Verdict
+from harness.exits import EXIT_BAD_INPUT, EXIT_INFRA, EXIT_PASS, EXIT_VIOLATION, BadInput
 from harness.history import HistoryFormatError
 from harness.live.cluster import LiveClusterError
 from harness.load.cli import add_commands as add_load_commands
@@ -27,12 +28,6 @@ from reference_impl import BUGS, UnknownBugError, validate_bugs
 
 if TYPE_CHECKING:
     from harness.live.runner import LiveOptions
-
-EXIT_PASS, EXIT_VIOLATION, EXIT_BAD_INPUT, EXIT_INFRA = 0, 1, 2, 3
-
-
-class BadInput(Exception):
-    """A user mistake: one line on stderr, exit 2."""
 
 
 def _parser() -> argparse.ArgumentParser:

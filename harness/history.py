@@ -6,7 +6,7 @@ On disk it is JSON Lines: a `run` header, then `op` and `fault` records in order
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -28,10 +28,10 @@ from harness.history_format import (
     encode_record,
 )
 from reference_impl import Reply, ServiceConfig
+from reference_impl.config import TIMING_FIELDS
 
 __all__ = [
     "FAULT_KINDS",
-    "Clock",
     "FaultEvent",
     "FaultKind",
     "History",
@@ -39,12 +39,13 @@ __all__ = [
     "OpKind",
     "Operation",
     "RunInfo",
+    "TimeMap",
     "Timing",
     "retime_reply",
 ]
 
-#: maps one clock's seconds to another's (e.g. wall time -> scenario seconds)
-Clock = Callable[[float], float]
+#: maps a reading of one clock to another's seconds (e.g. wall time -> scenario seconds)
+TimeMap = Callable[[float], float]
 
 
 def _t(value: float) -> float:
@@ -52,7 +53,7 @@ def _t(value: float) -> float:
     return round(value, 6)
 
 
-def retime_reply(reply: Reply, clock: Clock) -> Reply:
+def retime_reply(reply: Reply, clock: TimeMap) -> Reply:
     """`reply` with the scan times it carries (wall time, as the service speaks) put through
     `clock`: the history speaks scenario time."""
     if reply.started_at is None and reply.finished_at is None:
@@ -66,35 +67,40 @@ def retime_reply(reply: Reply, clock: Clock) -> Reply:
 
 @dataclass(frozen=True)
 class Timing:
-    """The durations the checker judges by, in scenario seconds."""
+    """The durations the checker judges by, in scenario seconds: the service's own
+    (`reference_impl.config.TIMING_FIELDS`, defaults from `ServiceConfig`) and the clock slack."""
 
-    result_ttl: float = 300.0
-    memory_ttl: float = 10.0
-    cleanup_interval: float = 2.0
-    scan_budget: float = 150.0
-    worker_timeout: float = 180.0
-    heartbeat_interval: float = 5.0
-    stall_timeout: float = 30.0
+    result_ttl: float = ServiceConfig.result_ttl
+    memory_ttl: float = ServiceConfig.memory_ttl
+    cleanup_interval: float = ServiceConfig.cleanup_interval
+    scan_budget: float = ServiceConfig.scan_budget
+    worker_timeout: float = ServiceConfig.worker_timeout
+    heartbeat_interval: float = ServiceConfig.heartbeat_interval
+    stall_timeout: float = ServiceConfig.stall_timeout
     #: how far apart two clocks may be (0 in simulation; live processes need some)
     slack: float = 0.0
 
     @classmethod
     def of(cls, config: ServiceConfig, slack: float = 0.0) -> Timing:
-        return cls(
-            result_ttl=config.result_ttl,
-            memory_ttl=config.memory_ttl,
-            cleanup_interval=config.cleanup_interval,
-            scan_budget=config.scan_budget,
-            worker_timeout=config.worker_timeout,
-            heartbeat_interval=config.heartbeat_interval,
-            stall_timeout=config.stall_timeout,
-            slack=slack,
-        )
+        return cls.declared({name: getattr(config, name) for name in TIMING_FIELDS}, slack=slack)
+
+    @classmethod
+    def declared(
+        cls, durations: Mapping[str, float], *, scale: float = 1.0, slack: float = 0.0
+    ) -> Timing:
+        """From durations a service declares (wall seconds at `scale`); others are ignored."""
+        known = {n: float(durations[n]) / scale for n in TIMING_FIELDS if n in durations}
+        return cls(**known, slack=slack)
 
     @property
     def fault_grace(self) -> float:
         """After a Redis fault ends: time for the cleanup loop to repair deferred writes."""
         return self.cleanup_interval + self.slack
+
+    def outlived_worker_timeout(self, began: float, ended: float) -> bool:
+        """Did a request that the worker took at `began` and that ended at `ended` run into the
+        worker timeout? The one rule for a worker-timeout kill, within the clock slack."""
+        return ended - began >= self.worker_timeout - self.slack
 
 
 @dataclass(frozen=True)
@@ -179,7 +185,7 @@ class Operation:
         except msgspec.ValidationError as error:
             raise HistoryFormatError(f"operation: {error}") from None
 
-    def retimed(self, clock: Clock) -> Operation:
+    def retimed(self, clock: TimeMap) -> Operation:
         """The same call with every time it holds put through `clock`."""
         return replace(
             self,
@@ -220,7 +226,7 @@ class FaultEvent:
         except msgspec.ValidationError as error:
             raise HistoryFormatError(f"fault: {error}") from None
 
-    def retimed(self, clock: Clock) -> FaultEvent:
+    def retimed(self, clock: TimeMap) -> FaultEvent:
         """The same window with its times put through `clock`."""
         return replace(self, start=clock(self.start), end=clock(self.end))
 

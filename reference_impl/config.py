@@ -20,6 +20,20 @@ class RedisSettings:
     retries: int = 0
 
 
+#: the durations a client can observe, which the harness's checker judges histories by
+TIMING_FIELDS: tuple[str, ...] = (
+    "result_ttl",
+    "memory_ttl",
+    "cleanup_interval",
+    "scan_budget",
+    "worker_timeout",
+    "heartbeat_interval",
+    "stall_timeout",
+)
+#: every duration of the service: each must be positive, each is scaled in live mode
+DURATION_FIELDS: tuple[str, ...] = (*TIMING_FIELDS, "short_lookup_ttl")
+
+
 @dataclass(frozen=True)
 class ServiceConfig:
     """Timing and behaviour of one scan-service worker (seconds unless named otherwise)."""
@@ -38,16 +52,7 @@ class ServiceConfig:
     bugs: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
-        for name in (
-            "result_ttl",
-            "memory_ttl",
-            "cleanup_interval",
-            "scan_budget",
-            "worker_timeout",
-            "heartbeat_interval",
-            "stall_timeout",
-            "short_lookup_ttl",
-        ):
+        for name in DURATION_FIELDS:
             if getattr(self, name) <= 0:
                 raise ValueError(f"ServiceConfig.{name} must be positive")
         if self.strategies < 1:
@@ -66,14 +71,4 @@ class ServiceConfig:
 
     def scaled(self, factor: float) -> ServiceConfig:
         """The same configuration with every duration multiplied by `factor` (live mode)."""
-        return replace(
-            self,
-            result_ttl=self.result_ttl * factor,
-            memory_ttl=self.memory_ttl * factor,
-            cleanup_interval=self.cleanup_interval * factor,
-            scan_budget=self.scan_budget * factor,
-            worker_timeout=self.worker_timeout * factor,
-            heartbeat_interval=self.heartbeat_interval * factor,
-            stall_timeout=self.stall_timeout * factor,
-            short_lookup_ttl=self.short_lookup_ttl * factor,
-        )
+        return replace(self, **{name: getattr(self, name) * factor for name in DURATION_FIELDS})

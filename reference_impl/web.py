@@ -41,7 +41,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from reference_impl.config import RedisSettings, ServiceConfig
+from reference_impl.config import TIMING_FIELDS, RedisSettings, ServiceConfig
 from reference_impl.entry import Reply
 from reference_impl.executor import ThreadedExecutor
 from reference_impl.performance import PerformanceStore, open_engine
@@ -51,17 +51,6 @@ from reference_impl.strategies import StrategyProfile
 SETTINGS_ENV = "SCANCHAOS_WEB_SETTINGS"
 #: a request body larger than this is refused (the only body the service takes is `{}`)
 MAX_BODY = 4096
-#: the durations `GET /health` declares (wall seconds, as the workers run them)
-TIMING_FIELDS = (
-    "result_ttl",
-    "memory_ttl",
-    "cleanup_interval",
-    "scan_budget",
-    "worker_timeout",
-    "heartbeat_interval",
-    "stall_timeout",
-)
-
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 Environ = dict[str, Any]
 

@@ -65,14 +65,15 @@ def test_time_and_config_are_scaled(live_cluster: LiveCluster) -> None:
     assert cfg.result_ttl == pytest.approx(300 * live_cluster.scale)
     assert cfg.redis.socket_timeout >= 0.25
     now = time.time()
-    assert live_cluster.to_scenario_time(now) == pytest.approx(
-        live_cluster.to_scenario_time(time.monotonic()), abs=0.5
+    assert live_cluster.from_wall(now) == pytest.approx(
+        live_cluster.from_monotonic(time.monotonic()), abs=0.5
     )
+    assert live_cluster.from_monotonic(live_cluster.monotonic_at(12.0)) == pytest.approx(12.0)
     assert live_config(ServiceConfig(), 0.1).worker_timeout == pytest.approx(18.0)
 
 
 def test_drop_column_reaches_running_workers(live_cluster: LiveCluster) -> None:
-    live_cluster.drop_column("annual_return")
+    live_cluster.alter_drop_column("annual_return")
     answer = call(live_cluster.port, "POST", "/scans", user="alice", timeout=30)
     assert answer.reply.status == "complete"
     assert "annual_return" in answer.reply.null_fields

@@ -49,6 +49,9 @@ class FakeCluster:
     def start_redis(self) -> None:
         self.calls.append("start")
 
+    def wait_for_redis(self, timeout: float) -> None:
+        pass  # this fake's Redis answers as soon as it is back
+
 
 def test_runs_the_plan_and_logs_each_window(tmp_path: Path) -> None:
     cluster = FakeCluster(scanning={12: {"scan_id": "a" * 32}})

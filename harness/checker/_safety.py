@@ -68,7 +68,7 @@ def saved_before_timeout(ctx: Context) -> list[Violation]:
             continue
         killed = (
             op.reply.status in ("error", "lost")
-            and op.end - began >= t.worker_timeout - t.slack
+            and t.outlived_worker_timeout(began, op.end)
             and not ctx.restarted(op.worker, op.end)
         )
         late = (

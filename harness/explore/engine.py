@@ -29,7 +29,8 @@ from reference_impl import ServiceConfig, validate_bugs
 #: schedules per Hypothesis run; fixed, so that a seed names the same exploration everywhere
 EXAMPLES_PER_ROUND = 60
 
-Clock = Callable[[], float]
+#: a reading of the wall clock that the budget counts down on
+Now = Callable[[], float]
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,7 @@ def explore_job(
     budget: float,
     seed: int,
     examples_per_round: int = EXAMPLES_PER_ROUND,
-    clock: Clock = time.monotonic,
+    clock: Now = time.monotonic,
 ) -> JobResult:
     """Explore for `budget` seconds of wall time or until a violation is found and shrunk."""
     bugs = tuple(sorted(validate_bugs(bugs)))

@@ -1,12 +1,13 @@
-"""Live mode: the scenarios on a real `redis-server` and real Gunicorn workers on 127.0.0.1."""
+"""Live mode: the scenarios on a real `redis-server` and real Gunicorn workers on 127.0.0.1.
 
-from harness.live.cluster import (
-    LiveCluster,
-    LiveClusterError,
-    RedisServerMissing,
-    find_redis_server,
-    live_config,
-)
+The names below are imported on first use: `harness.live.timing` is read by Locust processes,
+which need none of the process management.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __all__ = [
     "LiveCluster",
@@ -15,3 +16,9 @@ __all__ = [
     "find_redis_server",
     "live_config",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in __all__:
+        raise AttributeError(f"module 'harness.live' has no attribute {name!r}")
+    return getattr(importlib.import_module("harness.live.cluster"), name)

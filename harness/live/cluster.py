@@ -19,23 +19,25 @@ Interface (kept stable for the load test and the pytest plugin):
   (live workers, oldest first), `.wait_for_workers()` (until the master runs its full count and
   each has built its service: after a kill, the respawn), `.worker_config` (the scaled config the
   workers run), `.redis_client()` (a client for the harness itself), `.redis` (`RedisServer`).
-- Faults: `.kill_worker(pid)` (SIGKILL; the master respawns it, its memory is gone),
+- Faults, at once: `.kill_worker(pid)` (SIGKILL; the master respawns it, its memory is gone),
   `.pause_redis()`/`.resume_redis()` (SIGSTOP/SIGCONT), `.stop_redis()`/`.start_redis()`
   (SHUTDOWN SAVE, then the same binary on the same port, data reloaded from its snapshot),
-  `.drop_column(name)` (on the database file, under the running workers).
+  `.wait_for_redis()` (until it answers), `.alter_drop_column(name)` (on the database file,
+  under the running workers).
+- The `Cluster` protocol (`harness.cluster`): `start_scan`, `poll`, `latest`,
+  `restart_worker`, `redis_outage`, `drop_column` schedule at scenario times, `run_until`
+  carries them out (`harness.live.schedule`), `.history` holds what happened.
 - `.running_scans()`: worker pid -> the scan it is running; `.scan_record(scan_id)`: the pid
   that ran a scan, also after that worker died (both from the workers' state files).
-- `.wall_time(scenario_t)`: the `time.monotonic()` reading at which a scenario time falls.
-- Time: `.to_scenario_time(t)` turns a wall-clock (`time.time()`) or monotonic
-  (`time.monotonic()`) reading into scenario seconds since the cluster became ready.
+- Time: `.from_wall(t)` and `.from_monotonic(t)` turn a `time.time()` or a `time.monotonic()`
+  reading into scenario seconds since the cluster became ready; `.monotonic_at(scenario_t)` is
+  the `time.monotonic()` reading at which a scenario time falls.
 
-Redis client timeouts are scaled too, but never below `MIN_REDIS_TIMEOUT` wall seconds: on a
-loaded machine a shorter timeout would read as an outage that was never injected.
+Redis client timeouts are scaled too, but never below a floor (`harness.live.timing`).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import shutil
@@ -43,9 +45,8 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -54,6 +55,8 @@ import psutil
 import redis
 from mirakuru import HTTPExecutor
 
+from harness.history import History, RunInfo, Timing
+from harness.live.faults import OutageKind
 from harness.live.redis_server import (
     LiveClusterError,
     RedisServer,
@@ -61,8 +64,10 @@ from harness.live.redis_server import (
     find_redis_server,
     free_port,
 )
+from harness.live.schedule import LiveSchedule
+from harness.live.state import read_state_files
+from harness.live.timing import live_config
 from reference_impl import (
-    RedisSettings,
     ServiceConfig,
     StrategyProfile,
     drop_column,
@@ -80,24 +85,8 @@ __all__ = [
     "live_config",
 ]
 
-#: wall seconds: the shortest Redis socket timeout a worker gets, whatever the scale
-MIN_REDIS_TIMEOUT = 0.25
 #: wall seconds to wait for Gunicorn and its workers to come up
 START_TIMEOUT = 30.0
-
-
-def live_config(config: ServiceConfig, scale: float) -> ServiceConfig:
-    """`config` as the workers run it: every duration scaled, Redis timeouts floored."""
-    scaled = config.scaled(scale)
-    r = config.redis
-    return replace(
-        scaled,
-        redis=RedisSettings(
-            connect_timeout=max(MIN_REDIS_TIMEOUT, r.connect_timeout * scale),
-            socket_timeout=max(MIN_REDIS_TIMEOUT, r.socket_timeout * scale),
-            retries=r.retries,
-        ),
-    )
 
 
 class LiveCluster:
@@ -113,6 +102,9 @@ class LiveCluster:
         missing_columns: tuple[str, ...] = (),
         redis_server: str | None = None,
         workdir: str | Path | None = None,
+        info: RunInfo | None = None,
+        outage: OutageKind = "stop",
+        cancel: threading.Event | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
@@ -132,6 +124,8 @@ class LiveCluster:
         self._gunicorn: HTTPExecutor | None = None
         self._t0_wall = 0.0
         self._t0_mono = 0.0
+        info = info or RunInfo("adhoc", mode="live", workers=workers, timing=Timing.of(config))
+        self.schedule = LiveSchedule(self, History(info), outage, cancel)
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -300,26 +294,15 @@ class LiveCluster:
             raise LiveClusterError(f"{pid} is not a worker of this cluster")
         os.kill(pid, signal.SIGKILL)
 
-    def _state_files(self) -> Iterator[tuple[int, dict[str, Any]]]:
-        """Every worker's state file, dead or alive: its pid and what it holds."""
-        for path in self.state_dir.iterdir():
-            if not path.name.isdigit():
-                continue
-            try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue  # written or removed right now
-            yield int(path.name), data
-
     def running_scans(self) -> dict[int, dict[str, Any]]:
         """Worker pid -> {scan_id, user, started_at} of the scan it is running."""
         alive = set(self.worker_pids())
-        return {pid: data for pid, data in self._state_files() if pid in alive}
+        return {pid: data for pid, data in read_state_files(self.state_dir) if pid in alive}
 
     def scan_record(self, scan_id: str) -> tuple[int, dict[str, Any]] | None:
         """The worker that ran (or runs) `scan_id`, dead or alive, from its state file."""
-        found = (entry for entry in self._state_files() if entry[1].get("scan_id") == scan_id)
-        return next(found, None)
+        files = read_state_files(self.state_dir)
+        return next((entry for entry in files if entry[1].get("scan_id") == scan_id), None)
 
     # -- Redis faults -------------------------------------------------------------------
 
@@ -342,26 +325,71 @@ class LiveCluster:
         """A client for the harness itself (inspection, not the service's contract)."""
         return self._redis_server().client()
 
+    def wait_for_redis(self, timeout: float = START_TIMEOUT) -> None:
+        """Wait until Redis answers a command (after `start_redis` or `resume_redis`)."""
+        client = self.redis_client()
+
+        def answers() -> bool:
+            try:
+                return bool(client.ping())
+            except redis.RedisError:
+                return False
+
+        try:
+            self._wait_for(answers, "redis-server to answer", timeout)
+        finally:
+            client.close()
+
     # -- database faults ----------------------------------------------------------------
 
-    def drop_column(self, name: str) -> None:
+    def alter_drop_column(self, name: str) -> None:
         engine = open_engine(f"sqlite:///{self.database_path}")
         try:
             drop_column(engine, name)
         finally:
             engine.dispose()
 
+    # -- the Cluster protocol (see harness.live.schedule) -------------------------------
+
+    @property
+    def history(self) -> History:
+        return self.schedule.history
+
+    def start_scan(self, *, at: float, user: str, label: str, worker: int | None = None) -> None:
+        self.schedule.start_scan(at, user, label, worker)
+
+    def poll(
+        self, *, at: float, user: str, label: str, worker: int | None = None, fanout: int = 1
+    ) -> None:
+        self.schedule.poll(at, user, label, worker, fanout)
+
+    def latest(self, *, at: float, user: str, worker: int | None = None, fanout: int = 1) -> None:
+        self.schedule.latest(at, user, worker, fanout)
+
+    def restart_worker(
+        self, *, at: float, worker: int | None = None, label: str | None = None, idle: bool = False
+    ) -> None:
+        self.schedule.restart_worker(at, worker, label, idle)
+
+    def redis_outage(self, *, at: float, duration: float) -> None:
+        self.schedule.redis_outage(at, duration)
+
+    def drop_column(self, *, at: float, column: str) -> None:
+        self.schedule.drop_column(at, column)
+
+    def run_until(self, end: float) -> None:
+        self.schedule.run_until(end)
+
     # -- time ---------------------------------------------------------------------------
 
-    def to_scenario_time(self, t: float) -> float:
-        """Scenario seconds for a `time.time()` or `time.monotonic()` reading.
+    def from_wall(self, t: float) -> float:
+        """Scenario seconds for a `time.time()` reading."""
+        return (t - self._t0_wall) / self.scale
 
-        Readings above 1e9 are taken as wall-clock (epoch) times: a monotonic clock (seconds
-        since boot) does not reach that for thirty years.
-        """
-        origin = self._t0_wall if t > 1e9 else self._t0_mono
-        return (t - origin) / self.scale
+    def from_monotonic(self, t: float) -> float:
+        """Scenario seconds for a `time.monotonic()` reading."""
+        return (t - self._t0_mono) / self.scale
 
-    def wall_time(self, scenario_t: float) -> float:
-        """The monotonic reading at which scenario time `scenario_t` falls."""
+    def monotonic_at(self, scenario_t: float) -> float:
+        """The `time.monotonic()` reading at which scenario time `scenario_t` falls."""
         return self._t0_mono + scenario_t * self.scale

@@ -11,10 +11,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from harness.exits import EXIT_PASS, EXIT_VIOLATION, BadInput
+from harness.live.timing import DEFAULT_SCALE
 from harness.load.spec import DEFAULT_SPEC
-
-EXIT_PASS, EXIT_VIOLATION = 0, 1
-DEFAULT_SCALE = 0.05
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -80,8 +79,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     bugs = validate_bugs(args.bug)
     if args.workers < 1:
-        from harness.cli import BadInput
-
         raise BadInput(f"--workers must be at least 1, got {args.workers}")
     _stop_on_signals()
     with LiveCluster(
@@ -122,7 +119,6 @@ def _progress_writer() -> Callable[[str], None]:
 
 
 def cmd_load(args: argparse.Namespace) -> int:
-    from harness.cli import BadInput
     from harness.load.run import LoadOptionError, LoadOptions, run_load, summary, validate
     from harness.load.spec import NemesisSpecError
     from harness.report import default_out_dir, format_run, write_run

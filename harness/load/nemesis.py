@@ -1,9 +1,9 @@
 """The nemesis: breaks the live cluster on a schedule while the load runs, and logs each fault.
 
 It runs on a thread of the harness process, beside the Locust subprocess. Each fault's window
-(from the first signal to the moment the cluster is whole again) goes to the run's fault log in
-wall-clock time; the merge turns it into `FaultEvent`s, so the checker knows when `unavailable`
-and dropped connections are excused.
+(from the first signal to the moment the cluster is whole again, as `harness.live.faults`
+defines it for every mode) goes to the run's fault log in wall-clock time; the merge turns it
+into `FaultEvent`s, so the checker knows when `unavailable` and dropped connections are excused.
 """
 
 from __future__ import annotations
@@ -14,26 +14,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
 
+from harness.live.faults import Breakable, OutageKind, redis_down, redis_up, restart
 from harness.load.record import append_fault
 from harness.load.spec import PlannedFault
-
-#: how long a killed worker may take to be replaced before the window is closed anyway
-RESPAWN_DEADLINE = 15.0
-
-
-class Breakable(Protocol):
-    """The fault controls of a live cluster that the nemesis uses."""
-
-    def worker_pids(self) -> list[int]: ...
-    def running_scans(self) -> dict[int, dict[str, Any]]: ...
-    def kill_worker(self, pid: int) -> None: ...
-    def wait_for_workers(self, timeout: float) -> None: ...
-    def pause_redis(self) -> None: ...
-    def resume_redis(self) -> None: ...
-    def stop_redis(self) -> None: ...
-    def start_redis(self) -> None: ...
 
 
 @dataclass
@@ -65,20 +49,20 @@ class Nemesis:
         folder: Path,
         *,
         seed: int = 0,
-        clock: Callable[[], float] = time.time,
+        now: Callable[[], float] = time.time,
     ) -> None:
         self.plan = plan
         self.cluster = cluster
         self.folder = folder
         self.stats = NemesisStats()
         self._rng = random.Random(seed)
-        self._clock = clock
+        self._now = now
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="nemesis", daemon=True)
         self._origin = 0.0
 
     def start(self) -> None:
-        self._origin = self._clock()
+        self._origin = self._now()
         self._thread.start()
 
     def stop(self, timeout: float = 30.0) -> None:
@@ -94,7 +78,7 @@ class Nemesis:
 
     def _wait_until(self, offset: float) -> bool:
         """Wait until `offset` seconds after the start; False when asked to stop first."""
-        remaining = self._origin + offset - self._clock()
+        remaining = self._origin + offset - self._now()
         return not (remaining > 0 and self._stopping.wait(remaining))
 
     def _run(self) -> None:
@@ -118,35 +102,30 @@ class Nemesis:
                 return
             raise RuntimeError("no worker to kill")
         victim = self._rng.choice(candidates)
-        began = self._clock()
-        self.cluster.kill_worker(victim)
-        self.stats.kills += 1
-        self.stats.scan_kills += scanning
-        try:
-            # The window lasts until the master's replacement is ready to serve: requests that
-            # reach the cluster meanwhile may be dropped or wait.
-            self.cluster.wait_for_workers(RESPAWN_DEADLINE)
-        finally:
-            append_fault(self.folder, "worker-restart", began, self._clock(), str(victim))
+
+        def killed(began: float, ended: float) -> None:
+            self.stats.kills += 1
+            self.stats.scan_kills += scanning
+            append_fault(self.folder, "worker-restart", began, ended, str(victim))
+
+        # The window lasts until the master's replacement is ready to serve: requests that
+        # reach the cluster meanwhile may be dropped or wait.
+        restart(self.cluster, victim, killed, self._now)
 
     def _redis(self, fault: PlannedFault) -> None:
-        pause = fault.action == "pause"
-        began = self._clock()
-        if pause:
-            self.cluster.pause_redis()
-        else:
-            self.cluster.stop_redis()
+        kind: OutageKind = "pause" if fault.action == "pause" else "stop"
+        began = self._now()
+        redis_down(self.cluster, kind)
         try:
             # Even when asked to stop, Redis stays down for its full length: the window in the
             # log must be the window that happened.
-            remaining = began + fault.length - self._clock()
+            remaining = began + fault.length - self._now()
             if remaining > 0:
                 time.sleep(remaining)
         finally:
-            if pause:
-                self.cluster.resume_redis()
+            redis_up(self.cluster, kind)
+            if kind == "pause":
                 self.stats.pauses += 1
             else:
-                self.cluster.start_redis()
                 self.stats.restarts += 1
-            append_fault(self.folder, "redis-outage", began, self._clock())
+            append_fault(self.folder, "redis-outage", began, self._now())

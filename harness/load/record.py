@@ -22,16 +22,16 @@ from typing import IO, Any
 
 from harness.history import (
     FAULT_KINDS,
-    Clock,
     FaultEvent,
     FaultKind,
     History,
     Operation,
     OpKind,
     RunInfo,
+    TimeMap,
     Timing,
 )
-from harness.live.runner import default_slack
+from harness.live.timing import default_slack
 from reference_impl import Reply
 
 PREFIX = "ops-"
@@ -70,14 +70,10 @@ class ServiceInfo:
     def from_health(cls, data: dict[str, Any]) -> ServiceInfo:
         """From the service's `GET /health` body: its scale and its (wall-clock) durations."""
         scale = float(data.get("scale", 1.0))
-        durations = {
-            name: float(value) / scale
-            for name, value in data.get("config", {}).items()
-            if name in Timing.__dataclass_fields__ and name != "slack"
-        }
+        timing = Timing.declared(data.get("config", {}), scale=scale, slack=load_slack(scale))
         return cls(
             scale=scale,
-            timing=Timing(**durations, slack=load_slack(scale)),
+            timing=timing,
             bugs=tuple(data.get("bugs", ())),
         )
 
@@ -234,12 +230,12 @@ def read_folder(folder: Path) -> RawRun:
     return run
 
 
-def scenario_clock(epoch: float, scale: float) -> Clock:
+def scenario_clock(epoch: float, scale: float) -> TimeMap:
     """Wall time (epoch seconds) -> scenario seconds since `epoch`."""
     return lambda wall: (wall - epoch) / scale
 
 
-def merge(run: RawRun, info: RunInfo, clock: Clock) -> History:
+def merge(run: RawRun, info: RunInfo, clock: TimeMap) -> History:
     """One `History` in scenario seconds from everything the processes and the nemesis recorded."""
     ops = sorted(run.ops, key=lambda o: (o.start, o.end, o.user, o.op))
     faults = sorted(run.faults, key=lambda f: (f.start, f.end))

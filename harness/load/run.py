@@ -287,11 +287,11 @@ def run_load(
             seed=options.seed,
             bugs=tuple(sorted(config.bugs)),
             workers=options.workers,
-            duration=cluster.to_scenario_time(end),
+            duration=cluster.from_wall(end),
             timing=Timing.of(config, slack=load_slack(options.scale)),
             command=reproduce_command(options),
         )
-        history = with_measured_slack(merge(run, info, cluster.to_scenario_time), options.scale)
+        history = with_measured_slack(merge(run, info, cluster.from_wall), options.scale)
     verdict = Checker().check(history)
     return LoadResult(history, verdict, nemesis.stats, locust_exit, out, planned)
 

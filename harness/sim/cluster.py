@@ -11,11 +11,9 @@ thread in production, keeps ticking.
 
 from __future__ import annotations
 
-import math
 import random
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,10 +23,10 @@ from freezegun import freeze_time
 
 from harness.history import History, OpKind, RunInfo, Timing, retime_reply
 from harness.sim.scheduler import Scheduler
+from harness.sim.worker import ActiveScan, SimWorker, schedule_call
 from reference_impl import (
     PerformanceStore,
     Reply,
-    ScanRun,
     ScanService,
     ServiceConfig,
     StrategyCall,
@@ -44,35 +42,8 @@ from reference_impl.strategies import strategy_names
 EPOCH = datetime(2030, 1, 1, tzinfo=UTC)
 _EPOCH_TS = EPOCH.timestamp()
 
-Probe = Callable[[str, str], None]
-
-
-@dataclass
-class _ActiveScan:
-    run: ScanRun
-    steps: Any  # the generator driving the scan
-    user: str
-    label: str | None
-    requested: float
-    #: bumped on every strategy, so stale heartbeat and completion events are ignored
-    token: int = 0
-
-
-@dataclass
-class SimWorker:
-    index: int
-    service: ScanService
-    generation: int = 0
-    active: _ActiveScan | None = None
-    waiting: deque[Callable[[], None]] = field(default_factory=deque)
-
-    @property
-    def name(self) -> str:
-        return f"w{self.index}"
-
-    @property
-    def busy(self) -> bool:
-        return self.active is not None
+#: told `(worker, event)` each time a worker's service takes one of its interesting paths
+WorkerProbe = Callable[[str, str], None]
 
 
 class SimCluster:
@@ -96,7 +67,7 @@ class SimCluster:
         profile: StrategyProfile | None = None,
         missing_columns: tuple[str, ...] = (),
         info: RunInfo | None = None,
-        probe: Probe | None = None,
+        probe: WorkerProbe | None = None,
         jitter: float = 0.1,
     ) -> None:
         self.config = config
@@ -324,7 +295,7 @@ class SimCluster:
             return
         self.scan_ids[label] = run.scan_id
         self._labels[run.scan_id] = label
-        active = _ActiveScan(run, run.steps(), user, label, requested)
+        active = ActiveScan(run, run.steps(), user, label, requested)
         worker.active = active
         generation = worker.generation
         timeout = self.config.worker_timeout
@@ -338,9 +309,7 @@ class SimCluster:
         self.scheduler.at(self.scheduler.now + timeout, worker_timeout)
         self._step(worker, active, None)
 
-    def _step(
-        self, worker: SimWorker, active: _ActiveScan, outcome: StrategyOutcome | None
-    ) -> None:
+    def _step(self, worker: SimWorker, active: ActiveScan, outcome: StrategyOutcome | None) -> None:
         try:
             call: StrategyCall = (
                 next(active.steps) if outcome is None else active.steps.send(outcome)
@@ -365,34 +334,16 @@ class SimCluster:
                 and (active.token == token)
             )
 
-        def beat() -> None:
-            if current():
-                call.beat()
+        schedule_call(
+            self.scheduler,
+            self.rng,
+            self.jitter,
+            call,
+            current,
+            lambda outcome: self._step(worker, active, outcome),
+        )
 
-        def done() -> None:
-            if not current():
-                return
-            if timed_out:
-                result = StrategyOutcome(timed_out=True)
-            else:
-                try:
-                    result = StrategyOutcome(opportunities=call.run())
-                except Exception as error:
-                    result = StrategyOutcome(error=error)
-            self._step(worker, active, result)
-
-        # Upstream latency varies from call to call, so events do not all land on round times.
-        duration = call.duration * self.rng.uniform(1 - self.jitter, 1 + self.jitter)
-        timed_out = duration > call.timeout
-        wait = call.timeout if timed_out else duration
-        if not math.isinf(wait):
-            beats = int(wait // call.beat_interval)
-            for k in range(1, beats + 1):
-                if k * call.beat_interval < wait:
-                    self.scheduler.after(k * call.beat_interval, beat)
-            self.scheduler.after(wait, done)
-
-    def _finish(self, worker: SimWorker, active: _ActiveScan, reply: Reply) -> None:
+    def _finish(self, worker: SimWorker, active: ActiveScan, reply: Reply) -> None:
         worker.active = None
         self._record(
             "start", active.user, worker, active.requested, reply, active.run.scan_id, active.label
