@@ -23,7 +23,7 @@ from harness.live.cluster import LiveClusterError
 from harness.load.cli import add_commands as add_load_commands
 from harness.load.cli import cmd_load, cmd_serve
 from harness.report.rundir import ReportInputError
-from harness.scenario import Scenario, ScenarioError, available, load
+from harness.scenario import ScenarioError, available, load
 from reference_impl import BUGS, UnknownBugError, validate_bugs
 
 if TYPE_CHECKING:
@@ -215,36 +215,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return _exit_code(verdict)
 
 
-def _cmd_gate_live(args: argparse.Namespace, scenarios: list[Scenario]) -> int:
-    from harness.live.gate import format_live_gate, run_live_gate
-    from harness.report import default_out_dir, write_run
-    from harness.report.html import render_folder
-    from harness.report.matrix import KillMatrix
-
-    options = _live_options(args)
-    result = run_live_gate(scenarios, seed=args.seed, options=options, jobs=args.jobs or 2)
-    out = args.out or default_out_dir("gate-live")
-    for run in result.live.baseline:
-        write_run(
-            out / run.scenario.name,
-            run.history,
-            run.verdict,
-            description=run.scenario.description,
-            report=False,
-        )
-    for (name, bug), run in result.runs.items():
-        write_run(out / "regressions" / f"{name}--{bug}", run.history, run.verdict)
-    summary = format_live_gate(result)
-    print(summary)
-    (out / "summary.txt").write_text(summary + "\n", encoding="utf-8")
-    KillMatrix.from_gate(result.live).write(out)
-    render_folder(out)
-    print(f"wrote {out} (open {out}/report.html; regression runs in {out}/regressions)")
-    return EXIT_PASS if result.passed else EXIT_VIOLATION
-
-
 def _cmd_gate(args: argparse.Namespace) -> int:
-    from harness.gate import default_jobs, format_matrix, run_gate
+    from harness.gate import default_jobs, format_gate, run_gate
     from harness.report import default_out_dir, write_gate
 
     if args.jobs is not None and args.jobs < 1:
@@ -258,28 +230,21 @@ def _cmd_gate(args: argparse.Namespace) -> int:
             raise BadInput(f"{source}: name: scenario name {scenario.name!r} is used twice")
         refs[scenario.name] = name
     scenarios = [scenario for scenario, _ in loaded]
+    options = _live_options(args)
     if args.mode == "live":
-        return _cmd_gate_live(args, scenarios)
-    _live_options(args)
-    jobs = args.jobs or default_jobs()
-    result = run_gate(scenarios, seed=args.seed, refs=refs, jobs=jobs)
-    out = args.out or default_out_dir("gate")
+        from harness.live.gate import run_live_gate
+
+        result = run_live_gate(
+            scenarios, seed=args.seed, options=options, jobs=args.jobs or 2, refs=refs
+        )
+    else:
+        result = run_gate(scenarios, seed=args.seed, refs=refs, jobs=args.jobs or default_jobs())
+    out = args.out or default_out_dir("gate" if args.mode == "sim" else "gate-live")
     write_gate(out, result, refs=refs, all_scenarios=not args.scenario)
-    for baseline in result.baseline:
-        mark = "ok  " if baseline.verdict.passed else "FAIL"
-        print(f"[{mark}] {baseline.scenario.name} (fixed service)")
-        for v in baseline.verdict.violations:
-            print(f"       VIOLATION {v.invariant} at {v.at:.1f} s: {v.message}")
-    print()
-    print(format_matrix(result))
-    for bug in result.escaped:
-        print(f"ESCAPED: planted regression {bug!r} is caught by no scenario")
-    for scenario_name, bug in result.unmet_claims:
-        print(f"UNMET CLAIM: scenario {scenario_name!r} claims to catch {bug!r} but does not")
-    runs = len(result.baseline) + len(result.cells)
-    print(f"{runs} runs in {result.seconds:.1f} s on {result.jobs} process(es)")
-    print("GATE PASS" if result.passed else "GATE FAIL")
-    print(f"wrote {out}/: summary.md, report.html, junit.xml, gate.json, one folder per scenario")
+    print(format_gate(result))
+    extra = "; regression runs in regressions/" if result.cell_runs else ""
+    files = "summary.md, report.html, junit.xml, gate.json, one folder per scenario"
+    print(f"wrote {out}/: {files}{extra}")
     return EXIT_PASS if result.passed else EXIT_VIOLATION
 
 

@@ -4,45 +4,54 @@ The kill matrix runs every planted regression against every scenario. A regressi
 scenario catches fails the gate, and so does a scenario that does not catch a regression it
 claims to catch (`Scenario.catches`).
 
-Runs are independent simulations, so they are spread over a process pool (`multiprocess`, which
-pickles with dill). The pool is started here, before any simulation freezes the clock: a pool
-started under an active freezegun hangs (see FIELD-NOTES).
+The same matrix runner serves both modes. Simulated runs are independent, so they are spread
+over a process pool (`multiprocess`, which pickles with dill), started here before any
+simulation freezes the clock (a pool started under an active freezegun hangs); live runs go on
+threads, a few clusters side by side (`harness.live.gate` holds them to the simulation).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from harness.checker import Violation
-from harness.history import Operation
+from harness.matrix import LEGEND, Cell, MatrixQueries, Mismatch, baseline_mismatches, claims_of
 from harness.pool import interruptible_pool
 from harness.runner import RunResult, simulate
 from harness.scenario import Latest, Poll, Scenario
 from reference_impl import BUGS
 
+if TYPE_CHECKING:
+    from harness.live.runner import LiveOptions
 
-@dataclass(frozen=True)
-class Cell:
-    """One scenario run against one planted regression."""
-
-    scenario: str
-    bug: str
-    caught: bool
-    violated: tuple[str, ...]
-    #: what the checker found (empty when the regression went unnoticed)
-    violations: tuple[Violation, ...] = ()
-    #: the first witness of each violation, looked up in the cell's history
-    witnesses: tuple[Operation, ...] = ()
-    #: wall-clock seconds the run took
-    seconds: float = 0.0
-    command: str = ""
+__all__ = [
+    "LEGEND",
+    "Cell",
+    "GateResult",
+    "default_jobs",
+    "format_gate",
+    "format_matrix",
+    "gate_result",
+    "mark",
+    "plan_jobs",
+    "run_gate",
+    "run_matrix",
+]
 
 
 @dataclass
-class GateResult:
+class GateResult(MatrixQueries):
+    """A gate's verdict in any mode: the fixed service on every scenario, then the kill matrix.
+
+    A live gate's cells and fixed-service runs are held to the simulated gate's: a difference
+    in the invariants violated is a mismatch, and fails the gate.
+    """
+
     seed: int
     baseline: list[RunResult]
     cells: list[Cell]
@@ -54,30 +63,31 @@ class GateResult:
     #: wall-clock seconds of the whole gate
     seconds: float = 0.0
     jobs: int = 1
-
-    def cell(self, scenario: str, bug: str) -> Cell:
-        return next(c for c in self.cells if c.scenario == scenario and c.bug == bug)
-
-    def caught_by(self, bug: str) -> list[str]:
-        return [c.scenario for c in self.cells if c.bug == bug and c.caught]
-
-    @property
-    def escaped(self) -> list[str]:
-        return [bug for bug in self.bugs if not self.caught_by(bug)]
+    mode: str = "sim"
+    not_run: dict[str, str] = field(default_factory=dict)
+    #: live: the invariants the simulation found violated on the fixed service, by scenario
+    baseline_simulated: dict[str, tuple[str, ...]] | None = None
+    #: live: did the simulated gate it is held to pass?
+    simulation_passed: bool = True
+    #: live: every planted-regression run, by (scenario, bug), for its own report folder
+    cell_runs: dict[tuple[str, str], RunResult] = field(default_factory=dict)
 
     @property
     def broken_baseline(self) -> list[str]:
         return [r.scenario.name for r in self.baseline if not r.verdict.passed]
 
     @property
-    def unmet_claims(self) -> list[tuple[str, str]]:
-        """(scenario, bug) pairs the scenario claims to catch but does not."""
-        caught = {(c.scenario, c.bug) for c in self.cells if c.caught}
-        return [(s, b) for s, bugs in self.claims.items() for b in bugs if (s, b) not in caught]
+    def mismatches(self) -> list[Mismatch]:
+        if self.baseline_simulated is None:
+            return self.cell_mismatches()
+        live = {r.scenario.name: tuple(sorted(r.verdict.violated())) for r in self.baseline}
+        return baseline_mismatches(live, self.baseline_simulated) + self.cell_mismatches()
 
     @property
     def passed(self) -> bool:
-        return not (self.broken_baseline or self.escaped or self.unmet_claims)
+        return self.simulation_passed and not (
+            self.broken_baseline or self.escaped or self.unmet_claims or self.mismatches
+        )
 
 
 @dataclass(frozen=True)
@@ -87,25 +97,38 @@ class _Job:
     ref: str
     bug: str | None
     seed: int
+    #: None: run in simulation; else live, with these options
+    live: LiveOptions | None = None
 
 
 @dataclass(frozen=True)
 class _Done:
     order: int
     seconds: float
-    #: the whole run for a baseline job; only its verdict's essentials for a matrix cell
+    #: the whole run for a baseline job (and for a live cell); a simulated cell ships only its
+    #: verdict's essentials back from its worker process
     run: RunResult | None
     cell: Cell | None
 
 
-def _execute(job: _Job) -> _Done:
+def _run(job: _Job, cancel: threading.Event | None) -> RunResult:
     bugs = () if job.bug is None else (job.bug,)
+    if job.live is None:
+        return simulate(job.scenario, bugs=bugs, seed=job.seed, ref=job.ref)
+    from harness.live.runner import run_live
+
+    return run_live(
+        job.scenario, bugs=bugs, seed=job.seed, options=job.live, ref=job.ref, cancel=cancel
+    )
+
+
+def _execute(job: _Job, cancel: threading.Event | None = None) -> _Done:
     began = time.perf_counter()  # outside the simulation's frozen clock
-    result = simulate(job.scenario, bugs=bugs, seed=job.seed, ref=job.ref)
+    result = _run(job, cancel)
     seconds = time.perf_counter() - began
     if job.bug is None:
         return _Done(job.order, seconds, result, None)
-    # A matrix cell ships back its violations and their first witnesses, not its history.
+    # A matrix cell carries its violations and their first witnesses, not its history.
     ops = {op.index: op for op in result.history.ops}
     violations = tuple(result.verdict.violations)
     witnesses = tuple(ops[v.evidence[0]] for v in violations if v.evidence)
@@ -119,7 +142,7 @@ def _execute(job: _Job) -> _Done:
         seconds=seconds,
         command=result.history.info.command,
     )
-    return _Done(job.order, seconds, None, cell)
+    return _Done(job.order, seconds, result if job.live is not None else None, cell)
 
 
 def _cost(scenario: Scenario) -> float:
@@ -131,7 +154,7 @@ def _cost(scenario: Scenario) -> float:
     return total
 
 
-def _run_all(jobs: list[_Job], processes: int) -> Iterator[_Done]:
+def _simulate_all(jobs: list[_Job], processes: int) -> Iterator[_Done]:
     if processes <= 1 or len(jobs) <= 1:
         yield from map(_execute, jobs)
         return
@@ -141,8 +164,83 @@ def _run_all(jobs: list[_Job], processes: int) -> Iterator[_Done]:
         yield from pool.imap_unordered(_execute, ordered, chunksize=1)
 
 
+def _run_live_all(jobs: list[_Job], clusters: int) -> list[_Done]:
+    """Live runs on threads, `clusters` side by side; an interrupt cancels every one."""
+    from harness.live.schedule import RunCancelled
+
+    cancel = threading.Event()
+    pool = ThreadPoolExecutor(max_workers=max(1, clusters), thread_name_prefix="live-run")
+    futures: list[Future[_Done]] = [pool.submit(_execute, job, cancel) for job in jobs]
+    try:
+        wait(futures)
+    except BaseException:
+        cancel.set()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    for future in futures:
+        error = future.exception()
+        if error is not None and not isinstance(error, RunCancelled):
+            raise error
+    return [f.result() for f in futures if f.exception() is None]
+
+
+def run_matrix(jobs: list[_Job], parallel: int) -> list[_Done]:
+    """Carry out `jobs` (all simulated, or all live) `parallel` at a time, in order."""
+    live = any(job.live is not None for job in jobs)
+    done = _run_live_all(jobs, parallel) if live else list(_simulate_all(jobs, parallel))
+    return sorted(done, key=lambda d: d.order)
+
+
 def default_jobs() -> int:
     return max(1, os.cpu_count() or 1)
+
+
+def plan_jobs(
+    scenarios: Sequence[Scenario],
+    pairs: Iterable[tuple[int, str | None]],
+    *,
+    seed: int,
+    refs: Mapping[str, str] | None = None,
+    live: LiveOptions | None = None,
+) -> list[_Job]:
+    """One job per (scenario index, bug) pair; a bug of None is the fixed service."""
+    refs = refs or {}
+    return [
+        _Job(order, scenarios[i], refs.get(scenarios[i].name, scenarios[i].name), bug, seed, live)
+        for order, (i, bug) in enumerate(pairs)
+    ]
+
+
+def gate_result(
+    scenarios: Sequence[Scenario],
+    done: Sequence[_Done],
+    *,
+    seed: int,
+    bugs: tuple[str, ...],
+    seconds: float,
+    jobs: int,
+    claimed: Sequence[str] | None = None,
+) -> GateResult:
+    """The verdict over finished runs; `claimed` limits the claims held (default: `bugs`)."""
+    held = bugs if claimed is None else tuple(claimed)
+    baseline = [d for d in done if d.cell is None and d.run is not None]
+    return GateResult(
+        seed=seed,
+        baseline=[d.run for d in baseline if d.run is not None],
+        cells=[d.cell for d in done if d.cell is not None],
+        bugs=bugs,
+        scenarios=tuple(s.name for s in scenarios),
+        claims=claims_of([(s.name, s.catches) for s in scenarios], held),
+        baseline_seconds={d.run.scenario.name: d.seconds for d in baseline if d.run is not None},
+        seconds=seconds,
+        jobs=jobs,
+        cell_runs={
+            (d.cell.scenario, d.cell.bug): d.run
+            for d in done
+            if d.cell is not None and d.run is not None
+        },
+    )
 
 
 def run_gate(
@@ -159,65 +257,70 @@ def run_gate(
     reproduce commands; `jobs` is the number of worker processes (1: run in this process).
     """
     chosen = tuple(bugs) if bugs is not None else tuple(BUGS)
-    refs = refs or {}
-    work: list[_Job] = []
-    for scenario in scenarios:
-        ref = refs.get(scenario.name, scenario.name)
-        for bug in (None, *chosen):
-            work.append(_Job(len(work), scenario, ref, bug, seed))
+    pairs = [(i, bug) for i in range(len(scenarios)) for bug in (None, *chosen)]
     began = time.perf_counter()
-    done = sorted(_run_all(work, jobs), key=lambda d: d.order)
+    done = run_matrix(plan_jobs(scenarios, pairs, seed=seed, refs=refs), jobs)
     seconds = time.perf_counter() - began
-    baseline = [d.run for d in done if d.run is not None]
-    return GateResult(
-        seed=seed,
-        baseline=baseline,
-        cells=[d.cell for d in done if d.cell is not None],
-        bugs=chosen,
-        scenarios=tuple(s.name for s in scenarios),
-        claims={s.name: tuple(b for b in s.catches if b in chosen) for s in scenarios},
-        baseline_seconds={d.run.scenario.name: d.seconds for d in done if d.run is not None},
-        seconds=seconds,
-        jobs=jobs,
-    )
+    return gate_result(scenarios, done, seed=seed, bugs=chosen, seconds=seconds, jobs=jobs)
 
 
 def mark(result: GateResult, scenario: str, bug: str) -> str:
-    """One matrix cell: X caught as claimed, x caught (unclaimed), ! claimed but missed,
-    - not run (a live gate runs each regression only against the scenarios meant to catch it)."""
-    claimed = bug in result.claims.get(scenario, ())
-    cell = next((c for c in result.cells if c.scenario == scenario and c.bug == bug), None)
-    if cell is None:
-        return "-"
-    caught = cell.caught
-    if caught:
-        return "X" if claimed else "x"
-    return "!" if claimed else "."
-
-
-LEGEND = "X caught (claimed)   x caught (not claimed)   ! claimed but missed   . not caught"
+    """One matrix cell's mark (see `MatrixQueries.mark`)."""
+    return result.mark(scenario, bug)
 
 
 def format_matrix(result: GateResult, not_run: Mapping[str, str] | None = None) -> str:
     """The kill matrix as a text table: one row per regression, one column per scenario.
 
-    Regressions in `not_run` (name -> why) were deliberately not run: marked, not ESCAPED.
+    Regressions in `not_run` (name -> why), or the result's own, were deliberately not run:
+    marked, not ESCAPED.
     """
-    skipped = not_run or {}
+    skipped = {**result.not_run, **(not_run or {})}
     names = result.scenarios
     width = max((len(b) for b in result.bugs), default=10)
     cols = [f"S{i + 1}" for i in range(len(names))]
     header = f"{'':<{width}} | " + " ".join(f"{c:>3}" for c in cols) + " | caught by"
     lines = [header, "-" * len(header)]
     for bug in result.bugs:
-        row = " ".join(f"{mark(result, name, bug):>3}" for name in names)
+        row = " ".join(f"{result.mark(name, bug):>3}" for name in names)
         count = len(result.caught_by(bug))
         verdict = f"{count} scenario(s)" if count else "not run" if bug in skipped else "ESCAPED"
         lines.append(f"{bug:<{width}} | {row} | {verdict}")
-    lines.append("")
-    missing = any(c == "-" for bug in result.bugs for c in (mark(result, n, bug) for n in names))
-    lines.append(LEGEND + ("   - not run" if missing else ""))
+    lines += ["", result.legend()]
     lines += [f"S{i + 1:<3} {name}" for i, name in enumerate(names)]
-    caught = len(result.bugs) - len(result.escaped)
-    lines.append(f"{caught}/{len(result.bugs)} planted regressions caught")
+    lines.append(f"{result.caught_count}/{len(result.bugs)} planted regressions caught")
+    return "\n".join(lines)
+
+
+def format_gate(result: GateResult) -> str:
+    """What the gate prints, in either mode: fixed-service runs, the matrix, what failed."""
+    live = result.mode == "live"
+    lines = []
+    for run in result.baseline:
+        mark = "ok  " if run.verdict.passed else "FAIL"
+        lines.append(f"[{mark}] {run.scenario.name} (fixed service{', live' if live else ''})")
+        for v in run.verdict.violations:
+            lines.append(f"       VIOLATION {v.invariant} at {v.at:.1f} s: {v.message}")
+    lines.append("")
+    if live:
+        lines.append("live kill matrix (each regression against the scenarios meant to catch it):")
+    lines.append(format_matrix(result))
+    for bug, why in result.not_run.items():
+        lines.append(f"NOT REPRODUCIBLE LIVE: {bug}: {why}")
+    for bug in result.escaped:
+        where = " live" if live else ""
+        lines.append(f"ESCAPED: planted regression {bug!r} is caught by no scenario{where}")
+    for scenario, bug in result.unmet_claims:
+        lines.append(f"UNMET CLAIM: scenario {scenario!r} claims to catch {bug!r} but does not")
+    if live:
+        if not result.simulation_passed:
+            lines.append("the simulation gate fails on these scenarios: fix that first")
+        mismatches = result.mismatches
+        lines += [f"DIFFERS FROM SIMULATION: {m.describe()}" for m in mismatches]
+        if not mismatches:
+            lines.append("every live verdict equals the simulated one")
+    runs = len(result.baseline) + len(result.cells)
+    unit = "cluster(s) side by side" if live else "process(es)"
+    lines.append(f"{runs} runs in {result.seconds:.1f} s on {result.jobs} {unit}")
+    lines.append("GATE PASS" if result.passed else "GATE FAIL")
     return "\n".join(lines)

@@ -71,7 +71,7 @@ def test_gate_junit_has_a_case_per_scenario_and_per_matrix_cell(full_gate: CliRu
         and c.get("name") == "user-isolation"
     )
     out = caught.findtext("system-out") or ""
-    assert out.startswith("caught (claimed):\nisolated at ")
+    assert out.startswith("caught (claimed) by isolated:\nisolated at ")
     assert "reproduce: scanchaos run user-isolation --bug no-user-scope --seed 0" in out
 
 

@@ -91,8 +91,9 @@ def write_gate(
     all_scenarios: bool = True,
     report: bool = True,
 ) -> list[Path]:
-    """Write the gate's reports into `out`: one folder per scenario's fixed-service run, then
-    `gate.json` (the kill matrix), `junit.xml`, `report.html` and `summary.md`."""
+    """Write the gate's reports into `out`: one folder per scenario's fixed-service run (and, for
+    a live gate, one per planted-regression run in `regressions/`), then `gate.json` (the kill
+    matrix), `junit.xml`, `report.html` and `summary.md`."""
     from harness.report.matrix import KillMatrix
 
     out.mkdir(parents=True, exist_ok=True)
@@ -111,6 +112,9 @@ def write_gate(
         if view is not None:
             view.link = f"{run.scenario.name}/report.html"
             views.append(view)
+    for (name, bug), cell_run in result.cell_runs.items():
+        folder = out / "regressions" / f"{name}--{bug}"
+        written += write_run(folder, cell_run.history, cell_run.verdict, report=report)
     matrix = KillMatrix.from_gate(result)
     written.append(matrix.write(out, verdict=result))
     written.append(junit.write(out / "junit.xml", junit.gate_suites(result), "scanchaos gate"))

@@ -267,6 +267,7 @@ def render_html(runs: Sequence[RunView], *, title: str, matrix: KillMatrix | Non
         and all(r.verdict.passed for r in runs)
         and not matrix.escaped
         and not matrix.unmet_claims
+        and not matrix.mismatches
     )
     return _ENV.get_template("report.html.j2").render(
         title=title, runs=list(runs), matrix=matrix, gate_passed=gate_passed

@@ -7,9 +7,11 @@ each holding `<testcase classname name time>`; a failed case carries one
 reproduce it.
 
 For the gate: suite `scanchaos.fixed-service` has one case per scenario (fails on any
-violation); suite `scanchaos.kill-matrix` one case per (regression, scenario) cell, which fails
-when the scenario claims to catch the regression and does not; suite `scanchaos.regressions`
-one case per planted regression, which fails when no scenario catches it.
+violation); suite `scanchaos.kill-matrix` one case per (regression, scenario) cell that ran,
+which names the invariants that caught it and fails when the scenario claims to catch the
+regression and does not; suite `scanchaos.regressions` one case per planted regression, which
+fails when no scenario catches it. A live gate's case also fails when its run violated other
+invariants than the simulated run of the same pair (`differs-from-simulation`).
 """
 
 from __future__ import annotations
@@ -98,43 +100,73 @@ def run_suites(history: History, verdict: Verdict, seconds: float = 0.0) -> list
     ]
 
 
+def _differs(what: str, sim: Sequence[str], live: Sequence[str]) -> tuple[str, str, str]:
+    sim_text = ", ".join(sim) or "pass"
+    live_text = ", ".join(live) or "pass"
+    return (
+        f"{what}: live differs from simulation",
+        "differs-from-simulation",
+        f"simulation: {sim_text}\nlive: {live_text}",
+    )
+
+
+def _matrix_case(result: GateResult, name: str, bug: str, props: str) -> Case | None:
+    cell = result.cell(name, bug)
+    if cell is None:
+        return None  # not run in this mode
+    claimed = bug in result.claims.get(name, ())
+    case = Case(f"{props}.{bug}", name, cell.seconds)
+    if cell.caught:
+        case.out = (
+            f"caught ({'claimed' if claimed else 'not claimed'}) by {', '.join(cell.violated)}:\n"
+        )
+        case.out += violation_text(cell.violations) + "\n"
+    elif claimed:
+        case.failure = (
+            f"{name} claims to catch {bug} but no invariant was violated",
+            "unmet-claim",
+            f"scenario {name} lists {bug} in catches=, yet its run with {bug} "
+            "switched on passed every invariant",
+        )
+    else:
+        case.out = "not caught (not claimed)\n"
+    if cell.differs:
+        case.failure = _differs(f"{name} with {bug}", cell.simulated or (), cell.violated)
+    if cell.command:
+        case.out += f"reproduce: {cell.command}\n"
+    return case
+
+
 def gate_suites(result: GateResult) -> list[Suite]:
-    """The suites of one `scanchaos gate`."""
-    props = {"seed": str(result.seed), "mode": "sim"}
+    """The suites of one `scanchaos gate`, in either mode."""
+    props = {"seed": str(result.seed), "mode": result.mode}
+    differing = {m.scenario: m for m in result.mismatches if m.bug is None}
     fixed = Suite("scanchaos.fixed-service", properties=props)
     for run in result.baseline:
         seconds = result.baseline_seconds.get(run.scenario.name, 0.0)
         case = run_case(run.history, run.verdict, seconds)
         case.classname = "scanchaos.fixed-service"
         case.name = run.scenario.name
+        mismatch = differing.get(run.scenario.name)
+        if mismatch is not None and case.failure is None:
+            case.failure = _differs(
+                f"{run.scenario.name} (fixed service)", mismatch.sim, mismatch.live
+            )
         fixed.cases.append(case)
     matrix = Suite("scanchaos.kill-matrix", properties=props)
     for bug in result.bugs:
         for name in result.scenarios:
-            cell = result.cell(name, bug)
-            claimed = bug in result.claims.get(name, ())
-            case = Case(f"scanchaos.kill-matrix.{bug}", name, cell.seconds)
-            if cell.caught:
-                case.out = f"caught ({'claimed' if claimed else 'not claimed'}):\n"
-                case.out += violation_text(cell.violations) + "\n"
-            elif claimed:
-                case.failure = (
-                    f"{name} claims to catch {bug} but no invariant was violated",
-                    "unmet-claim",
-                    f"scenario {name} lists {bug} in catches=, yet its run with {bug} "
-                    "switched on passed every invariant",
-                )
-            else:
-                case.out = "not caught (not claimed)\n"
-            if cell.command:
-                case.out += f"reproduce: {cell.command}\n"
-            matrix.cases.append(case)
+            cell_case = _matrix_case(result, name, bug, "scanchaos.kill-matrix")
+            if cell_case is not None:
+                matrix.cases.append(cell_case)
     regressions = Suite("scanchaos.regressions", properties=props)
     for bug in result.bugs:
         caught_by = result.caught_by(bug)
         case = Case("scanchaos.regressions", bug)
         if caught_by:
             case.out = f"caught by: {', '.join(caught_by)}\n"
+        elif bug in result.not_run:
+            case.out = f"not run in mode {result.mode}: {result.not_run[bug]}\n"
         else:
             case.failure = (
                 f"planted regression {bug} escaped every scenario",

@@ -2,52 +2,85 @@
 
 `gate.json` (in a gate folder, beside one run folder per scenario):
 
-    {"seed": 0,
+    {"seed": 0, "mode": "sim",
      "scenarios": ["post-completion-404", ...],
      "bugs": ["cleanup-ignores-redis", ...],
      "cells": [{"scenario": "...", "bug": "...", "caught": true, "violated": ["..."],
-                "command": "scanchaos run ..."}, ...],
+                "command": "scanchaos run ...",
+                "simulated": ["..."], "differs": false}, ...],
      "claims": {"post-completion-404": ["cleanup-ignores-redis"], ...},
+     "not_run": {"lost-write-after-outage": "why"},
+     "mismatches": [{"scenario": "...", "bug": null, "sim": [], "live": ["..."]}],
      "passed": true, "escaped": [], "unmet_claims": [], "broken_baseline": []}
 
-`claims` is optional (which planted regressions each scenario says it catches); the gate's own
-verdict fields (`passed` and after) are written by the gate and not needed to render the matrix.
+`simulated` and `differs` are written for a live gate's cells only (the invariants the
+simulation found for the same pair; whether the live ones differ). `claims`, `not_run` and
+`mismatches` are optional; the gate's own verdict fields (`passed` and after) are written by the
+gate and not needed to render the matrix.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.matrix import Cell, MatrixQueries, Mismatch
 from harness.report.rundir import ReportInputError, read_json
 
 if TYPE_CHECKING:
     from harness.gate import GateResult
 
+__all__ = ["MATRIX_FILE", "KillMatrix", "MatrixCell"]
+
 MATRIX_FILE = "gate.json"
 
+#: a cell as `gate.json` keeps it (no violations or witnesses: those live in the run folders)
+MatrixCell = Cell
 
-@dataclass(frozen=True)
-class MatrixCell:
-    scenario: str
-    bug: str
-    caught: bool
-    violated: tuple[str, ...] = ()
-    #: the command that reproduces this cell
-    command: str = ""
+
+def _strs(values: Any) -> tuple[str, ...]:
+    return tuple(str(v) for v in values)
+
+
+def _cell_json(cell: Cell) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "scenario": cell.scenario,
+        "bug": cell.bug,
+        "caught": cell.caught,
+        "violated": list(cell.violated),
+        "command": cell.command,
+    }
+    if cell.simulated is not None:
+        data |= {"simulated": list(cell.simulated), "differs": cell.differs}
+    return data
+
+
+def _cell(data: dict[str, Any]) -> Cell:
+    simulated = data.get("simulated")
+    return Cell(
+        str(data["scenario"]),
+        str(data["bug"]),
+        bool(data["caught"]),
+        _strs(data.get("violated", ())),
+        command=str(data.get("command", "")),
+        simulated=None if simulated is None else _strs(simulated),
+    )
 
 
 @dataclass
-class KillMatrix:
+class KillMatrix(MatrixQueries):
     """Every planted regression against every scenario: which scenarios caught which."""
 
     seed: int
     scenarios: tuple[str, ...]
     bugs: tuple[str, ...]
-    cells: list[MatrixCell]
+    cells: list[Cell]
     claims: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    not_run: dict[str, str] = field(default_factory=dict)
+    mode: str = "sim"
+    mismatches: list[Mismatch] = field(default_factory=list)
 
     @classmethod
     def from_gate(cls, result: GateResult) -> KillMatrix:
@@ -55,43 +88,26 @@ class KillMatrix:
             seed=result.seed,
             scenarios=result.scenarios,
             bugs=result.bugs,
-            cells=[
-                MatrixCell(c.scenario, c.bug, c.caught, c.violated, c.command) for c in result.cells
-            ],
+            cells=[replace(c, violations=(), witnesses=(), seconds=0.0) for c in result.cells],
             claims=dict(result.claims),
+            not_run=dict(result.not_run),
+            mode=result.mode,
+            mismatches=result.mismatches,
         )
-
-    def cell(self, scenario: str, bug: str) -> MatrixCell | None:
-        return next((c for c in self.cells if c.scenario == scenario and c.bug == bug), None)
-
-    def caught_by(self, bug: str) -> list[str]:
-        return [c.scenario for c in self.cells if c.bug == bug and c.caught]
-
-    @property
-    def escaped(self) -> list[str]:
-        return [bug for bug in self.bugs if not self.caught_by(bug)]
-
-    @property
-    def unmet_claims(self) -> list[tuple[str, str]]:
-        caught = {(c.scenario, c.bug) for c in self.cells if c.caught}
-        return [(s, b) for s, bugs in self.claims.items() for b in bugs if (s, b) not in caught]
 
     def to_json(self) -> dict[str, Any]:
         return {
             "seed": self.seed,
+            "mode": self.mode,
             "scenarios": list(self.scenarios),
             "bugs": list(self.bugs),
-            "cells": [
-                {
-                    "scenario": c.scenario,
-                    "bug": c.bug,
-                    "caught": c.caught,
-                    "violated": list(c.violated),
-                    "command": c.command,
-                }
-                for c in self.cells
-            ],
+            "cells": [_cell_json(c) for c in self.cells],
             "claims": {s: list(b) for s, b in self.claims.items()},
+            "not_run": dict(self.not_run),
+            "mismatches": [
+                {"scenario": m.scenario, "bug": m.bug, "sim": list(m.sim), "live": list(m.live)}
+                for m in self.mismatches
+            ],
         }
 
     def write(self, folder: Path, *, verdict: GateResult | None = None) -> Path:
@@ -111,25 +127,23 @@ class KillMatrix:
     @classmethod
     def from_json(cls, data: dict[str, Any], source: str) -> KillMatrix:
         try:
-            cells = [
-                MatrixCell(
-                    str(c["scenario"]),
-                    str(c["bug"]),
-                    bool(c["caught"]),
-                    tuple(str(v) for v in c.get("violated", ())),
-                    str(c.get("command", "")),
-                )
-                for c in data["cells"]
-            ]
             return cls(
                 seed=int(data.get("seed", 0)),
-                scenarios=tuple(str(s) for s in data["scenarios"]),
-                bugs=tuple(str(b) for b in data["bugs"]),
-                cells=cells,
-                claims={
-                    str(s): tuple(str(b) for b in bugs)
-                    for s, bugs in data.get("claims", {}).items()
-                },
+                scenarios=_strs(data["scenarios"]),
+                bugs=_strs(data["bugs"]),
+                cells=[_cell(c) for c in data["cells"]],
+                claims={str(s): _strs(bugs) for s, bugs in data.get("claims", {}).items()},
+                not_run={str(b): str(why) for b, why in data.get("not_run", {}).items()},
+                mode=str(data.get("mode", "sim")),
+                mismatches=[
+                    Mismatch(
+                        str(m["scenario"]),
+                        None if m.get("bug") is None else str(m["bug"]),
+                        _strs(m.get("sim", ())),
+                        _strs(m.get("live", ())),
+                    )
+                    for m in data.get("mismatches", ())
+                ],
             )
         except KeyError as error:
             raise ReportInputError(f"{source}: field {error.args[0]!r} is missing") from None

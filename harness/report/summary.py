@@ -213,6 +213,8 @@ def run_summary(
 
 def _gate_command(result: GateResult, refs: dict[str, str] | None, all_scenarios: bool) -> str:
     command = f"scanchaos gate --seed {result.seed}"
+    if result.mode != "sim":
+        command += f" --mode {result.mode}"
     if not all_scenarios:
         refs = refs or {}
         command += "".join(f" --scenario {shlex.quote(refs.get(n, n))}" for n in result.scenarios)
@@ -236,36 +238,37 @@ def _baseline_checklist(baseline: Sequence[RunResult]) -> list[str]:
 
 
 def matrix_table(result: GateResult) -> list[str]:
-    from harness.gate import LEGEND, mark
-
     cols = [f"S{i + 1}" for i in range(len(result.scenarios))]
     rows = []
     for bug in result.bugs:
-        cells = [mark(result, name, bug) for name in result.scenarios]
+        cells = [result.mark(name, bug) for name in result.scenarios]
         count = len(result.caught_by(bug))
-        rows.append([f"`{bug}`", *cells, f"{count}" if count else "**ESCAPED**"])
+        verdict = f"{count}" if count else "not run" if bug in result.not_run else "**ESCAPED**"
+        rows.append([f"`{bug}`", *cells, verdict])
     lines = _table(["regression", *cols, "caught by"], rows)
-    lines += ["", f"{LEGEND}", ""]
+    lines += ["", result.legend(), ""]
     lines += [f"- S{i + 1}: `{name}`" for i, name in enumerate(result.scenarios)]
-    caught = len(result.bugs) - len(result.escaped)
-    lines += ["", f"**{caught}/{len(result.bugs)} planted regressions caught.**", ""]
+    lines += ["", f"**{result.caught_count}/{len(result.bugs)} planted regressions caught.**", ""]
     return lines
 
 
 def _catches(result: GateResult) -> list[str]:
     lines = ["## How each regression was caught", ""]
     for bug in result.bugs:
-        cells = [result.cell(name, bug) for name in result.scenarios]
+        cells = [c for name in result.scenarios if (c := result.cell(name, bug)) is not None]
         caught = [c for c in cells if c.caught]
+        if bug in result.not_run:
+            lines += [f"### `{bug}`: not run ({result.not_run[bug]})", ""]
+            continue
         if not caught:
             lines += [f"### `{bug}`: **ESCAPED** every scenario", ""]
             continue
         first = next((c for c in caught if bug in result.claims.get(c.scenario, ())), caught[0])
+        by = ", ".join(f"`{c.scenario}` ({', '.join(c.violated)})" for c in caught)
         lines += [
             f"### `{bug}`",
             "",
-            f"Caught by {', '.join(f'`{c.scenario}`' for c in caught)}. "
-            f"In `{first.scenario}` ({', '.join(first.violated)}):",
+            f"Caught by {by}. In `{first.scenario}`:",
             "",
             f"> {first.violations[0].message}",
             "",
@@ -274,6 +277,19 @@ def _catches(result: GateResult) -> list[str]:
             lines += _table(EVIDENCE_HEADER, [evidence_row(first.witnesses[0])])
             lines.append("")
         lines += [f"Reproduce: `{first.command}`", ""]
+    return lines
+
+
+def _held_to_simulation(result: GateResult) -> list[str]:
+    mismatches = result.mismatches
+    lines = [
+        "- the simulated gate: " + ("pass" if result.simulation_passed else "**FAIL**"),
+        "- same invariants as in simulation: "
+        + ("every run" if not mismatches else f"**{len(mismatches)} run(s) differ**"),
+    ]
+    if mismatches:
+        lines += ["", "### DIFFERS FROM SIMULATION", ""]
+        lines += [f"- **{m.describe()}**" for m in mismatches]
     return lines
 
 
@@ -287,16 +303,21 @@ def gate_summary(
     """The summary of one gate: the fixed service on every scenario, then the kill matrix."""
     outcome = "PASS" if result.passed else "FAIL"
     runs = len(result.baseline) + len(result.cells)
+    live = result.mode == "live"
+    where = "live (real redis-server and Gunicorn workers)" if live else "in simulation"
+    against = "the scenarios meant to catch it" if live else "every scenario"
+    unit = "cluster(s) side by side" if live else "process(es)"
     lines = [
-        f"# Regression gate: {outcome}",
+        f"# Regression gate{' (live)' if live else ''}: {outcome}",
         "",
         "## What ran",
         "",
-        f"- {len(result.scenarios)} scenario(s) in simulation, seed {result.seed}, "
+        f"- {len(result.scenarios)} scenario(s) {where}, seed {result.seed}, "
         f"on the reference service, fixed",
         f"- the kill matrix: each of {len(result.bugs)} planted regression(s) alone against "
-        f"every scenario ({len(result.cells)} runs)",
-        f"- {runs} runs in {result.seconds:.1f} s of wall time on {result.jobs} process(es)",
+        f"{against} ({len(result.cells)} runs)",
+        f"- {runs} runs in {result.seconds:.1f} s of wall time on {result.jobs} {unit}",
+        *(f"- not run: `{bug}`: {why}" for bug, why in result.not_run.items()),
         "",
         "## Verdict",
         "",
@@ -305,7 +326,7 @@ def gate_summary(
         + (
             f" (**failing: {', '.join(result.broken_baseline)}**)" if result.broken_baseline else ""
         ),
-        f"- planted regressions caught: {len(result.bugs) - len(result.escaped)}/{len(result.bugs)}"
+        f"- planted regressions caught: {result.caught_count}/{len(result.bugs)}"
         + (f" (**escaped: {', '.join(result.escaped)}**)" if result.escaped else ""),
     ]
     unmet = result.unmet_claims
@@ -313,6 +334,8 @@ def gate_summary(
         "- claims (`catches=`) met: "
         + ("all" if not unmet else "**unmet: " + ", ".join(f"{s} -> {b}" for s, b in unmet) + "**")
     )
+    if live:
+        lines += _held_to_simulation(result)
     lines += ["", "## Fixed service", ""]
     rows = []
     for run in result.baseline:
