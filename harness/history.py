@@ -252,6 +252,10 @@ class History:
         operation = Operation(
             len(self.ops), op, user, worker, start, end, reply, scan_id or reply.scan_id, label
         )
+        return self._keep(operation)
+
+    def _keep(self, operation: Operation) -> Operation:
+        """Where a recorded operation goes: into `ops` (a recorder may write it out instead)."""
         self.ops.append(operation)
         return operation
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -73,17 +73,25 @@ def scanchaos_scale(request: pytest.FixtureRequest) -> float:
     return scale
 
 
+AnyCluster = TypeVar("AnyCluster", SimCluster, LiveCluster)
+
+
+def _maker(
+    stack: ExitStack, cluster: Callable[..., AnyCluster], **defaults: Any
+) -> Callable[..., AnyCluster]:
+    """Builds entered clusters of 3 workers of the fixed service; `stack` stops them."""
+
+    def make(**kwargs: Any) -> AnyCluster:
+        chosen = {"workers": 3, "config": ServiceConfig(), **defaults, **kwargs}
+        return stack.enter_context(cluster(**chosen))
+
+    return make
+
+
 @pytest.fixture
 def make_sim_cluster() -> Iterator[Callable[..., SimCluster]]:
     with ExitStack() as stack:
-
-        def make(**kwargs: Any) -> SimCluster:
-            kwargs.setdefault("workers", 3)
-            kwargs.setdefault("config", ServiceConfig())
-            kwargs.setdefault("seed", 0)
-            return stack.enter_context(SimCluster(**kwargs))
-
-        yield make
+        yield _maker(stack, SimCluster, seed=0)
 
 
 @pytest.fixture
@@ -96,15 +104,7 @@ def make_live_cluster(
     redis_server_binary: str, scanchaos_scale: float
 ) -> Iterator[Callable[..., LiveCluster]]:
     with ExitStack() as stack:
-
-        def make(**kwargs: Any) -> LiveCluster:
-            kwargs.setdefault("workers", 3)
-            kwargs.setdefault("config", ServiceConfig())
-            kwargs.setdefault("scale", scanchaos_scale)
-            kwargs.setdefault("redis_server", redis_server_binary)
-            return stack.enter_context(LiveCluster(**kwargs))
-
-        yield make
+        yield _maker(stack, LiveCluster, scale=scanchaos_scale, redis_server=redis_server_binary)
 
 
 @pytest.fixture

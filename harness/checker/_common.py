@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from harness.checker.model import Context, ScanFacts, Violation
 from harness.history import Operation
+from harness.replies import reply_words
 
 MAX_EVIDENCE = 20
 
@@ -22,12 +23,7 @@ class Invariant:
 
 def describe(op: Operation) -> str:
     """One operation, as a reviewer reads it."""
-    r = op.reply
-    what: str = r.status
-    if r.done is not None and r.total is not None:
-        what += f" {r.done}/{r.total}"
-    if r.reason:
-        what += f" ({r.reason})"
+    what = reply_words(op.reply)
     return f"{op.op} #{op.index} by {op.user} on worker {op.worker} at {op.end:.1f} s -> {what}"
 
 

@@ -85,8 +85,19 @@ class Begin:
     worker: int | None
 
 
+class _Repeats:
+    """A step repeated `rounds` times, `every` seconds apart."""
+
+    rounds: int
+    every: float
+
+    @property
+    def span(self) -> float:
+        return (self.rounds - 1) * self.every
+
+
 @dataclass(frozen=True)
-class Watch:
+class Watch(_Repeats):
     """Poll a started scan (picked by index) as its owner or as another user."""
 
     gap: float
@@ -97,13 +108,9 @@ class Watch:
     rounds: int
     every: float
 
-    @property
-    def span(self) -> float:
-        return (self.rounds - 1) * self.every
-
 
 @dataclass(frozen=True)
-class AskLatest:
+class AskLatest(_Repeats):
     """Ask for a user's latest scan: `user`'s, or (with `of_scan`) the owner's of a started scan
     picked by index, as a client does that found its scan through `latest`."""
 
@@ -113,10 +120,6 @@ class AskLatest:
     rounds: int
     every: float
     of_scan: int | None = None
-
-    @property
-    def span(self) -> float:
-        return (self.rounds - 1) * self.every
 
 
 @dataclass(frozen=True)

@@ -8,18 +8,8 @@ from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+import harness.scenario as sc
 from harness.checker import Violation
-from harness.scenario import (
-    DropColumn,
-    Fault,
-    Latest,
-    Poll,
-    RedisOutage,
-    RestartWorker,
-    Scenario,
-    Start,
-    Step,
-)
 from reference_impl import StrategyProfile
 from reference_impl.strategies import strategy_names
 
@@ -54,45 +44,43 @@ def _seconds(value: float) -> str:
     return f"{value:g} s"
 
 
-def describe_item(item: Step | Fault, owners: dict[str, str]) -> str:
+def _repeated(item: sc.Poll | sc.Latest) -> str:
+    """How a repeated read repeats, as words (empty for a single read)."""
+    text = f", {item.fanout} concurrent requests" if item.fanout > 1 else ""
+    if item.until > item.start:
+        text += f", every {_seconds(item.every)} until {item.until:g} s"
+    return text
+
+
+def describe_item(item: sc.Step | sc.Fault, owners: dict[str, str]) -> str:
     """One step or fault of a scenario, as a reviewer reads it."""
-    if isinstance(item, Start):
+    if isinstance(item, sc.Start):
         where = "through the load balancer" if item.worker is None else f"on worker {item.worker}"
         return f"{item.user} starts scan {item.scan} {where}"
-    if isinstance(item, Poll):
+    if isinstance(item, sc.Poll):
         owner = owners.get(item.scan, "?")
         who = owner if item.user is None else f"{item.user} (not the owner, {owner})"
         where = "through the load balancer" if item.worker is None else f"on worker {item.worker}"
-        text = f"{who} polls scan {item.scan} {where}"
-        if item.fanout > 1:
-            text += f", {item.fanout} concurrent requests"
-        if item.until > item.start:
-            text += f", every {_seconds(item.every)} until {item.until:g} s"
-        return text
-    if isinstance(item, Latest):
-        text = f"{item.user} asks for their latest scan"
-        if item.fanout > 1:
-            text += f", {item.fanout} concurrent requests"
-        if item.until > item.start:
-            text += f", every {_seconds(item.every)} until {item.until:g} s"
-        return text
-    if isinstance(item, RestartWorker):
+        return f"{who} polls scan {item.scan} {where}" + _repeated(item)
+    if isinstance(item, sc.Latest):
+        return f"{item.user} asks for their latest scan" + _repeated(item)
+    if isinstance(item, sc.RestartWorker):
         who = (
             f"worker {item.worker}"
             if item.worker is not None
             else f"the worker running {item.scan}"
         )
         return f"{who} restarts (its memory is lost)"
-    if isinstance(item, RedisOutage):
+    if isinstance(item, sc.RedisOutage):
         return (
             f"Redis goes down for {_seconds(item.duration)} (until {item.at + item.duration:g} s)"
         )
-    assert isinstance(item, DropColumn)
+    assert isinstance(item, sc.DropColumn)
     return f"column {item.column} is dropped from the performance table"
 
 
-def _time(item: Step | Fault) -> float:
-    return item.start if isinstance(item, (Poll, Latest)) else item.at
+def _time(item: sc.Step | sc.Fault) -> float:
+    return item.start if isinstance(item, (sc.Poll, sc.Latest)) else item.at
 
 
 def describe_profile(profile: StrategyProfile, strategies: int) -> str:
@@ -104,10 +92,10 @@ def describe_profile(profile: StrategyProfile, strategies: int) -> str:
     return text
 
 
-def describe_scenario(scenario: Scenario) -> list[str]:
+def describe_scenario(scenario: sc.Scenario) -> list[str]:
     """The scenario step by step, in time order: `at T s: what happens`."""
-    owners = {s.scan: s.user for s in scenario.steps if isinstance(s, Start)}
-    items: list[Step | Fault] = [*scenario.steps, *scenario.faults]
+    owners = {s.scan: s.user for s in scenario.steps if isinstance(s, sc.Start)}
+    items: list[sc.Step | sc.Fault] = [*scenario.steps, *scenario.faults]
     lines = [
         f"setup: {scenario.workers} workers; "
         + describe_profile(scenario.profile, scenario.config.strategies)
@@ -139,7 +127,7 @@ def replay_command(path: Path, bugs: tuple[str, ...], seed: int) -> str:
     return shlex.join(parts)
 
 
-def render_script(scenario: Scenario, text: ScriptText) -> str:
+def render_script(scenario: sc.Scenario, text: ScriptText) -> str:
     """The source of a scenario script that plays `scenario` exactly as the explorer did."""
     found = ", ".join(text.bugs) if text.bugs else "the fixed service"
     doc = [

@@ -9,13 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = [
-    "LiveCluster",
-    "LiveClusterError",
-    "RedisServerMissing",
-    "find_redis_server",
-    "live_config",
-]
+__all__ = ["LiveCluster", "LiveClusterError", "RedisServerMissing", "find_redis_server"]
 
 
 def __getattr__(name: str) -> Any:

@@ -14,7 +14,6 @@ import signal
 import socket
 import subprocess
 from pathlib import Path
-from types import TracebackType
 
 import redis
 from mirakuru import TCPExecutor
@@ -104,12 +103,7 @@ class RedisServer:
         self.start()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def close(self) -> None:

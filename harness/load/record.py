@@ -26,13 +26,11 @@ from harness.history import (
     FaultKind,
     History,
     Operation,
-    OpKind,
     RunInfo,
     TimeMap,
     Timing,
 )
 from harness.live.timing import default_slack
-from reference_impl import Reply
 
 PREFIX = "ops-"
 FAULTS_FILE = "faults.jsonl"
@@ -88,14 +86,17 @@ class ServiceInfo:
         )
 
 
-class OpRecorder:
-    """Appends one process's requests to its own file in `folder`.
+class OpRecorder(History):
+    """Appends one process's requests to its own file in `folder`, as `History.record` takes
+    them but in wall-clock (epoch) seconds; indices count the requests of this process only
+    (`merge` numbers them afresh). Nothing is kept in memory: a load run is long.
 
     Lines are flushed at once so that a master reading the folder at the end, or the harness
     showing progress, sees what was done; a request costs far more than the write.
     """
 
     def __init__(self, folder: Path, service: ServiceInfo, name: str | None = None) -> None:
+        super().__init__(RunInfo("load", mode="load", timing=service.timing))
         folder.mkdir(parents=True, exist_ok=True)
         name = name or f"{socket.gethostname()}-{os.getpid()}"
         self.path = folder / f"{PREFIX}{name}.jsonl"
@@ -103,22 +104,8 @@ class OpRecorder:
         self._file: IO[str] | None = self.path.open("a", encoding="utf-8")
         self._write({"type": "process", "pid": os.getpid(), "service": service.to_json()})
 
-    def record(
-        self,
-        op: OpKind,
-        *,
-        user: str,
-        worker: str,
-        start: float,
-        end: float,
-        reply: Reply,
-        scan_id: str | None = None,
-    ) -> Operation:
-        """Write one request, as `History.record` keeps it but in wall-clock (epoch) seconds;
-        its index counts the requests of this process only (`merge` numbers them afresh)."""
-        operation = Operation(
-            self.count, op, user, worker, start, end, reply, scan_id or reply.scan_id
-        )
+    def _keep(self, operation: Operation) -> Operation:
+        operation = replace(operation, index=self.count)
         self.count += 1
         self._write(operation.to_json())
         return operation

@@ -40,6 +40,20 @@ EXPIRED_COLOUR = "#EEEEEE"
 MAX_SCAN_LINES = 4
 
 
+def _point(marker: str, label: str, size: float, face: str) -> Line2D:
+    """A legend entry that is a marker alone, black-edged."""
+    return Line2D(
+        [],
+        [],
+        marker=marker,
+        linestyle="",
+        markersize=size,
+        markerfacecolor=face,
+        markeredgecolor="#000000",
+        label=label,
+    )
+
+
 def draw_legend(
     fig: Figure,
     history: History,
@@ -98,30 +112,8 @@ def draw_legend(
     if "drop-column" in kinds:
         marks.append(Line2D([], [], color="#555555", linestyle="-.", label="column dropped"))
     if verdict.violations:
-        marks.append(
-            Line2D(
-                [],
-                [],
-                marker="*",
-                linestyle="",
-                markersize=14,
-                color="#D62728",
-                markeredgecolor="#000000",
-                label="violation",
-            )
-        )
-        marks.append(
-            Line2D(
-                [],
-                [],
-                marker="o",
-                linestyle="",
-                markersize=9,
-                markerfacecolor="none",
-                markeredgecolor="#000000",
-                label="evidence",
-            )
-        )
+        marks.append(_point("*", "violation", 14, "#D62728"))
+        marks.append(_point("o", "evidence", 9, "none"))
     for handles, y in ((answers, 0.952), (marks, 0.918)):
         if handles:
             fig.legend(

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from harness.checker import INVARIANTS, JUDGEMENTS, Verdict, Violation
 from harness.history import History, Operation
+from harness.replies import reply_words
 from harness.report.embed import REPORT_FILE, TIMELINE_FILE, markdown_image, report_link
 
 if TYPE_CHECKING:
@@ -37,11 +38,7 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]
 def came_back(op: Operation) -> str:
     """What a reply said, as a reviewer reads it."""
     r = op.reply
-    text: str = r.status
-    if r.done is not None and r.total is not None:
-        text += f" {r.done}/{r.total}"
-    if r.reason:
-        text += f" ({r.reason})"
+    text = reply_words(r)
     code = r.http
     text += f", HTTP {code}" if code else ", connection dropped"
     if r.source:
