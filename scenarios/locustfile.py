@@ -60,26 +60,35 @@ FILES_DEADLINE = 30.0
 
 
 @dataclass
-class _Options:
-    folder: Path = Path("reports/runs/locust")
-    linger: float = 60.0
-    poll_interval: float = 0.05
-    service: ServiceInfo = field(default_factory=ServiceInfo)
-
-
-OPTIONS = _Options()
-RECORDER: OpRecorder | None = None
-
-
-@dataclass
 class _Watched:
     owner: str
     #: wall time until which the scan is polled; None while it is still scanning
     until: float | None = None
 
 
-#: scans this process is watching, shared by its users (scan id -> owner)
-WATCHED: dict[str, _Watched] = {}
+@dataclass
+class _State:
+    """What one Locust process knows about its run, kept on its `Environment`."""
+
+    folder: Path = Path("reports/runs/locust")
+    linger: float = 60.0
+    poll_interval: float = 0.05
+    service: ServiceInfo = field(default_factory=ServiceInfo)
+    recorder: OpRecorder | None = None
+    #: scans this process is watching, shared by its users (scan id -> owner)
+    watched: dict[str, _Watched] = field(default_factory=dict)
+
+
+STATE_ATTRIBUTE = "scanchaos"
+
+
+def state_of(environment: Environment) -> _State:
+    """This run's state, on the environment Locust hands every listener and user."""
+    state = getattr(environment, STATE_ATTRIBUTE, None)
+    if not isinstance(state, _State):
+        state = _State()
+        setattr(environment, STATE_ATTRIBUTE, state)
+    return state
 
 
 def _options(parser: LocustArgumentParser) -> None:
@@ -124,21 +133,21 @@ def _service_info(host: str) -> ServiceInfo:
 
 
 def _test_start(environment: Environment, **_: Any) -> None:
-    global RECORDER
+    state = state_of(environment)
     options = environment.parsed_options
     assert options is not None
     if not isinstance(environment.runner, WorkerRunner):
         # The one process that owns the verdict starts from a clean folder (a worker's
         # test_start comes later, when the master sends it users).
         clear_folder(Path(options.history_dir))
-    if isinstance(environment.runner, MasterRunner) or RECORDER is not None:
+    if isinstance(environment.runner, MasterRunner) or state.recorder is not None:
         return
     assert environment.host is not None
-    OPTIONS.folder = Path(options.history_dir)
-    OPTIONS.linger = float(options.linger)
-    OPTIONS.poll_interval = float(options.poll_interval)
-    OPTIONS.service = _service_info(environment.host)
-    RECORDER = OpRecorder(OPTIONS.folder, OPTIONS.service)
+    state.folder = Path(options.history_dir)
+    state.linger = float(options.linger)
+    state.poll_interval = float(options.poll_interval)
+    state.service = _service_info(environment.host)
+    state.recorder = OpRecorder(state.folder, state.service)
 
 
 def _reply(response: FastResponse) -> tuple[Reply, str]:
@@ -186,11 +195,16 @@ class _ScanClient(FastHttpUser):
             else:
                 response.success()
         scan_id = scan_id or reply.scan_id or (found or {}).get("scan_id")
-        if RECORDER is not None:
-            RECORDER.record(
+        recorder = self.state.recorder
+        if recorder is not None:
+            recorder.record(
                 op, user=user, worker=worker, start=start, end=end, reply=reply, scan_id=scan_id
             )
         return reply
+
+    @property
+    def state(self) -> _State:
+        return state_of(self.environment)
 
     def status(self, user: str, scan_id: str) -> Reply:
         return self.call("status", user, "GET", f"/scans/{scan_id}", "/scans/[id]", scan_id)
@@ -199,7 +213,7 @@ class _ScanClient(FastHttpUser):
         return self.call("latest", user, "GET", "/scans/latest", "/scans/latest")
 
     def pause(self) -> None:
-        gevent.sleep(OPTIONS.poll_interval)
+        gevent.sleep(self.state.poll_interval)
 
 
 class ScanUser(_ScanClient):
@@ -212,7 +226,8 @@ class ScanUser(_ScanClient):
 
     @task
     def scan_cycle(self) -> None:
-        service = OPTIONS.service
+        service = self.state.service
+        watching = self.state.watched
         scale, timing = service.scale, service.timing
         began = time.time()
         found: dict[str, str] = {}
@@ -228,18 +243,18 @@ class ScanUser(_ScanClient):
             self.pause()
             return
         found["scan_id"] = scan_id
-        watched = WATCHED.setdefault(scan_id, _Watched(self.user_id))
+        watched = watching.setdefault(scan_id, _Watched(self.user_id))
         try:
             while time.time() < give_up:
                 if self.status(self.user_id, scan_id).terminal:
                     break
                 self.pause()
-            watched.until = time.time() + OPTIONS.linger * scale
+            watched.until = time.time() + self.state.linger * scale
             while time.time() < watched.until:
                 self.pause()
                 self.status(self.user_id, scan_id)
         finally:
-            WATCHED.pop(scan_id, None)
+            watching.pop(scan_id, None)
         starter.join(timeout=max(0.0, give_up - time.time()))
 
     def _find(
@@ -266,10 +281,11 @@ class PollUser(_ScanClient):
         self.stranger = f"stranger-{os.getpid()}-{id(self) % 100000}"
 
     def _pick(self) -> tuple[str, _Watched] | None:
-        if not WATCHED:
+        watching = self.state.watched
+        if not watching:
             return None
-        scan_id = random.choice(list(WATCHED))
-        watched = WATCHED.get(scan_id)
+        scan_id = random.choice(list(watching))
+        watched = watching.get(scan_id)
         return (scan_id, watched) if watched is not None else None
 
     @task(20)
@@ -294,7 +310,7 @@ class LatestUser(_ScanClient):
 
     @task
     def read_latest(self) -> None:
-        owners = sorted({w.owner for w in WATCHED.values()})
+        owners = sorted({w.owner for w in self.state.watched.values()})
         if owners:
             self.latest(random.choice(owners))
         self.pause()
@@ -304,9 +320,10 @@ def _wait_for_files(environment: Environment) -> None:
     """On a master: give the workers time to finish their files (they stop after it quits)."""
     if not isinstance(environment.runner, MasterRunner):
         return
+    folder = state_of(environment).folder
     deadline = time.time() + environment.stop_timeout + FILES_DEADLINE
     while time.time() < deadline:
-        run = read_folder(OPTIONS.folder) if OPTIONS.folder.exists() else None
+        run = read_folder(folder) if folder.exists() else None
         if run is not None and run.files and run.finished >= run.files:
             return
         gevent.sleep(0.2)
@@ -314,26 +331,27 @@ def _wait_for_files(environment: Environment) -> None:
 
 def _verdict(environment: Environment, **_: Any) -> None:
     """The run's verdict by the one checker, on everything this run recorded."""
-    if RECORDER is not None:
-        RECORDER.close()
+    state = state_of(environment)
+    if state.recorder is not None:
+        state.recorder.close()
     if isinstance(environment.runner, WorkerRunner):
         return
     options = environment.parsed_options
     if options is not None:
-        OPTIONS.folder = Path(options.history_dir)
+        state.folder = Path(options.history_dir)
     _wait_for_files(environment)
-    if not OPTIONS.folder.exists():
+    if not state.folder.exists():
         return
-    run = read_folder(OPTIONS.folder)
+    run = read_folder(state.folder)
     if not run.ops:
         print("scanchaos: no scan-service requests were recorded", file=sys.stderr)
         environment.process_exit_code = 1
         return
     history = standalone_history(run, shlex.join(["locust", *sys.argv[1:]]))
     verdict = Checker().check(history)
-    write_run(OPTIONS.folder, history, verdict, report=False)
+    write_run(state.folder, history, verdict, report=False)
     print(format_run(history, verdict), file=sys.stderr)
-    print(f"scanchaos: wrote {OPTIONS.folder}/history.jsonl and verdict.json", file=sys.stderr)
+    print(f"scanchaos: wrote {state.folder}/history.jsonl and verdict.json", file=sys.stderr)
     environment.process_exit_code = 0 if verdict.passed else 1
 
 

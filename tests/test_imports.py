@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 
 def _modules_after(statement: str) -> set[str]:
@@ -32,3 +33,11 @@ def test_the_load_commands_do_not_import_the_main_cli() -> None:
     loaded = _modules_after("import harness.load.cli")
     assert "harness.load.cli" in loaded
     assert "harness.cli" not in loaded
+
+
+def test_the_locustfile_runs_without_the_simulation() -> None:
+    locustfile = Path(__file__).parents[1] / "scenarios" / "locustfile.py"
+    loaded = _modules_after(f"import runpy\nrunpy.run_path({str(locustfile)!r})")
+    assert "harness.load.record" in loaded
+    assert not {m for m in loaded if m.startswith("harness.sim")}
+    assert not {"fakeredis", "freezegun", "harness.runner"} & loaded
