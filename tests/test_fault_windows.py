@@ -62,7 +62,7 @@ def _nemesis_history(cluster: LiveCluster, folder: Path) -> History:
     running = wait_for(cluster.running_scans, timeout=10.0)
     assert running, "the scan never started"
     [(pid, scan)] = running.items()
-    nemesis = Nemesis(plan(parse("kill-scan@0s"), 1.0), cluster, folder)
+    nemesis = Nemesis(plan(parse("kill-scan@0.01s"), 1.0), cluster, folder)
     nemesis.start()
     assert nemesis.join(timeout=30.0)
     client.join(timeout=30.0)
