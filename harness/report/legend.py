@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -13,13 +15,18 @@ from harness.checker.model import ScanFacts
 from harness.history import History
 
 __all__ = [
+    "ALERT",
     "EXPIRED_COLOUR",
     "MAX_SCAN_LINES",
     "OP_MARKER",
     "OUTAGE_COLOUR",
     "STATUS_STYLE",
+    "alert_label",
     "draw_legend",
 ]
+
+#: the colour of what went wrong
+ALERT = "#8B0000"
 
 #: reply status -> (colour, legend label); colour-blind-safe hues, alarming ones warm
 STATUS_STYLE: dict[str, tuple[str, str]] = {
@@ -126,3 +133,15 @@ def draw_legend(
                 handletextpad=0.3,
                 columnspacing=1.4,
             )
+
+
+def alert_label(
+    ax: Axes,
+    text: str,
+    xy: tuple[float, float],
+    size: float,
+    box: dict[str, Any],
+    **placement: Any,
+) -> None:
+    """A bold dark-red label in a box: what the eye should go to first."""
+    ax.annotate(text, xy, fontsize=size, fontweight="bold", color=ALERT, bbox=box, **placement)

@@ -12,7 +12,6 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -23,11 +22,13 @@ from harness.checker.model import Context, ScanFacts
 from harness.history import History
 from harness.report.embed import TIMELINE_FILE
 from harness.report.legend import (
+    ALERT,
     EXPIRED_COLOUR,
     MAX_SCAN_LINES,
     OP_MARKER,
     OUTAGE_COLOUR,
     STATUS_STYLE,
+    alert_label,
     draw_legend,
 )
 
@@ -45,8 +46,6 @@ __all__ = [
 ]
 
 WIDTH_PX, HEIGHT_PX, DPI = 1600, 900, 100
-#: the colour of what went wrong
-ALERT = "#8B0000"
 
 #: a read that waited longer than this (a busy worker, a slow Redis) gets a line from ask to answer
 WAIT_SHOWN = 0.5
@@ -272,7 +271,7 @@ class _Painter:
                 linewidths=1.2,
                 zorder=6,
             )
-            _alert(
+            alert_label(
                 ax,
                 f"V{number} {v.invariant}",
                 (v.at, y),
@@ -282,18 +281,6 @@ class _Painter:
                 textcoords="offset points",
                 zorder=7,
             )
-
-
-def _alert(
-    ax: Axes,
-    text: str,
-    xy: tuple[float, float],
-    size: float,
-    box: dict[str, Any],
-    **placement: Any,
-) -> None:
-    """A bold dark-red label in a box: what the eye should go to first."""
-    ax.annotate(text, xy, fontsize=size, fontweight="bold", color=ALERT, bbox=box, **placement)
 
 
 def _zoom_window(painter: _Painter, duration: float) -> tuple[float, float, Violation] | None:
@@ -365,7 +352,7 @@ def render_timeline(history: History, verdict: Verdict) -> TimelinePlot:
                 arrowprops={"arrowstyle": "<->", "color": "#8B0000", "linewidth": 2},
                 zorder=8,
             )
-            _alert(
+            alert_label(
                 zoom_ax,
                 f"{first.after_completion:.1f} s",
                 ((done + first.at) / 2, y + 0.04),
