@@ -4,15 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.gate import Cell, GateResult, format_matrix
-from harness.live.gate import (
-    LiveGateResult,
-    _mismatches,
-    format_live_gate,
-    live_limits,
-    plan,
-    run_live_gate,
-)
+from harness.gate import Cell, GateResult, format_gate, format_matrix
+from harness.live.gate import hold_to_simulation, live_limits, plan, run_live_gate
 from harness.live.runner import LiveOptions
 from harness.runner import simulate
 from harness.scenario import Poll, Scenario, Start
@@ -36,17 +29,26 @@ def _gate(cells: list[Cell]) -> GateResult:
 
 def test_a_live_verdict_that_differs_from_simulation_is_named() -> None:
     sim = _gate([Cell("a", "x", True, ("isolated",)), Cell("b", "x", False, ())])
-    same = _gate([Cell("a", "x", True, ("isolated",))])
-    assert _mismatches(same, sim) == []
-    differs = _gate([Cell("a", "x", False, ())])
-    [mismatch] = _mismatches(differs, sim)
+    same = hold_to_simulation(_gate([Cell("a", "x", True, ("isolated",))]), sim)
+    assert same.mismatches == []
+    assert same.passed
+    differs = hold_to_simulation(_gate([Cell("a", "x", False, ())]), sim)
+    [mismatch] = differs.mismatches
     assert mismatch.describe() == "a / x: simulation isolated; live pass"
-    result = LiveGateResult(differs, sim, [mismatch])
-    assert not result.passed
-    assert "DIFFERS FROM SIMULATION: a / x" in format_live_gate(result)
+    assert not differs.passed
+    assert "DIFFERS FROM SIMULATION: a / x" in format_gate(differs)
     assert "- not run" in format_matrix(differs)
     assert "| ESCAPED" in format_matrix(differs)
     assert "| not run" in format_matrix(differs, {"x": "cannot be reproduced live"})
+
+
+def test_caught_by_other_invariants_than_in_simulation_is_a_mismatch() -> None:
+    sim = _gate([Cell("a", "x", True, ("isolated",))])
+    live = hold_to_simulation(_gate([Cell("a", "x", True, ("monotonic-reads",))]), sim)
+    [mismatch] = live.mismatches
+    assert mismatch.describe() == "a / x: simulation isolated; live monotonic-reads"
+    assert live.mark("a", "x") == "D"
+    assert not live.passed
 
 
 def test_plan_runs_claims_and_falls_back_to_what_simulation_caught() -> None:
@@ -75,6 +77,6 @@ def test_live_gate_matches_simulation(redis_server_binary: str) -> None:
         bugs=("cleanup-ignores-redis",),
     )
     assert result.mismatches == []
-    assert result.passed, format_live_gate(result)
-    assert result.live.caught_by("cleanup-ignores-redis") == ["incident-short"]
+    assert result.passed, format_gate(result)
+    assert result.caught_by("cleanup-ignores-redis") == ["incident-short"]
     assert simulate(INCIDENT).verdict.passed
