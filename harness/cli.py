@@ -21,6 +21,8 @@ from harness.history import HistoryFormatError
 from harness.live.cluster import LiveClusterError
 from harness.load.cli import add_commands as add_load_commands
 from harness.load.cli import cmd_load, cmd_serve
+from harness.project import gate_refs, project_config, resolve
+from harness.report.ci import check_junit, publish
 from harness.report.rundir import ReportInputError
 from harness.scenario import Scenario, ScenarioError, available, load
 from reference_impl import BUGS, UnknownBugError, validate_bugs
@@ -53,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--out", type=Path, help="output folder (default: a new one in reports/runs)")
+    _junit_argument(run)
     _mode_arguments(run)
 
     gate = sub.add_parser("gate", help="every scenario on the fixed service, then the kill matrix")
@@ -62,9 +65,16 @@ def _parser() -> argparse.ArgumentParser:
         "--scenario",
         action="append",
         default=[],
-        metavar="NAME",
-        help="limit the gate to these scenarios (repeatable)",
+        metavar="NAME_OR_PATH",
+        help="also run this scenario (a file, or a project scenario's name) beside the built-in "
+        "ones and the project's (repeatable)",
     )
+    gate.add_argument(
+        "--only",
+        action="store_true",
+        help="run only the scenarios given with --scenario",
+    )
+    _junit_argument(gate)
     _mode_arguments(gate)
     gate.add_argument(
         "--jobs",
@@ -125,6 +135,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _junit_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--junit",
+        type=Path,
+        metavar="PATH",
+        help="also write the JUnit XML report to PATH (it is always in the output folder)",
+    )
+
+
 def _positive(text: str) -> float:
     try:
         value = float(text)
@@ -176,7 +195,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from harness.runner import simulate
 
     bugs = tuple(sorted(validate_bugs(args.bug)))
-    scenario, _ = load(args.scenario)
+    check_junit(args.junit)
+    scenario, _ = load(resolve(args.scenario))
     options = _live_options(args)
     began = time.perf_counter()
     if args.mode == "live":
@@ -192,6 +212,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     )
     print(format_run(result.history, result.verdict))
     print(f"wrote {out}/: {', '.join(p.name for p in written)}")
+    for line in publish(out, junit=args.junit):
+        print(line)
     return _exit_code(result.verdict)
 
 
@@ -222,7 +244,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 def _cmd_gate_live(args: argparse.Namespace, scenarios: list[Scenario]) -> int:
     from harness.live.gate import format_live_gate, run_live_gate
-    from harness.report import default_out_dir, write_run
+    from harness.report import default_out_dir, junit, write_run
     from harness.report.html import render_folder
     from harness.report.matrix import KillMatrix
 
@@ -243,8 +265,11 @@ def _cmd_gate_live(args: argparse.Namespace, scenarios: list[Scenario]) -> int:
     print(summary)
     (out / "summary.txt").write_text(summary + "\n", encoding="utf-8")
     KillMatrix.from_gate(result.live).write(out)
+    junit.write(out / "junit.xml", junit.live_gate_suites(result), "scanchaos gate")
     render_folder(out)
     print(f"wrote {out} (open {out}/report.html; regression runs in {out}/regressions)")
+    for line in publish(out, junit=args.junit, summary="summary.txt"):
+        print(line)
     return EXIT_PASS if result.passed else EXIT_VIOLATION
 
 
@@ -254,7 +279,8 @@ def _cmd_gate(args: argparse.Namespace) -> int:
 
     if args.jobs is not None and args.jobs < 1:
         raise BadInput(f"--jobs: must be at least 1, got {args.jobs}")
-    names = args.scenario or list(available())
+    check_junit(args.junit)
+    names = gate_refs(args.scenario, only=args.only)
     # Every scenario is loaded and validated before anything runs.
     loaded = [load(name) for name in names]
     refs: dict[str, str] = {}
@@ -269,7 +295,7 @@ def _cmd_gate(args: argparse.Namespace) -> int:
     jobs = args.jobs or default_jobs()
     result = run_gate(scenarios, seed=args.seed, refs=refs, jobs=jobs)
     out = args.out or default_out_dir("gate")
-    write_gate(out, result, refs=refs, all_scenarios=not args.scenario)
+    write_gate(out, result, refs=refs, all_scenarios=not args.only)
     for baseline in result.baseline:
         mark = "ok  " if baseline.verdict.passed else "FAIL"
         print(f"[{mark}] {baseline.scenario.name} (fixed service)")
@@ -285,6 +311,8 @@ def _cmd_gate(args: argparse.Namespace) -> int:
     print(f"{runs} runs in {result.seconds:.1f} s on {result.jobs} process(es)")
     print("GATE PASS" if result.passed else "GATE FAIL")
     print(f"wrote {out}/: summary.md, report.html, junit.xml, gate.json, one folder per scenario")
+    for line in publish(out, junit=args.junit):
+        print(line)
     return EXIT_PASS if result.passed else EXIT_VIOLATION
 
 
@@ -311,6 +339,11 @@ def _cmd_list(_: argparse.Namespace) -> int:
     print("scenarios:")
     for name in available():
         print(f"  {name:<32} {load(name)[0].description}")
+    config = project_config()
+    if config.scenario_files():
+        print(f"project scenarios ({config.pyproject}):")
+        for path in config.scenario_files():
+            print(f"  {path.stem.replace('_', '-'):<32} {load(str(path))[0].description}")
     print("planted regressions (--bug):")
     for name, what in BUGS.items():
         print(f"  {name:<32} {what}")

@@ -51,6 +51,12 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         f"(default {DEFAULT_SPEC!r}; see README)",
     )
     load.add_argument("--out", type=Path, help="output folder (default: a new one in reports/runs)")
+    load.add_argument(
+        "--junit",
+        type=Path,
+        metavar="PATH",
+        help="also write the JUnit XML report to PATH (it is always in the output folder)",
+    )
     load.add_argument("--seed", type=int, default=0, help="seeds the nemesis's choice of victims")
     load.add_argument("--scanners", type=int, default=2, help="users that start scans")
     load.add_argument(
@@ -126,9 +132,11 @@ def cmd_load(args: argparse.Namespace) -> int:
     from harness.load.run import LoadOptionError, LoadOptions, run_load, summary, validate
     from harness.load.spec import NemesisSpecError
     from harness.report import default_out_dir, format_run, write_run
+    from harness.report.ci import check_junit, publish
     from reference_impl import validate_bugs
 
     bugs = tuple(sorted(validate_bugs(args.bug)))
+    check_junit(args.junit)
     options = LoadOptions(
         users=args.users,
         spawn_rate=args.spawn_rate,
@@ -158,4 +166,6 @@ def cmd_load(args: argparse.Namespace) -> int:
         f"wrote {result.out}/history.jsonl, verdict.json, report.html, timeline.png, "
         "locust_stats.csv, locust.html, locust.log"
     )
+    for line in publish(result.out, junit=args.junit, summary=None):
+        print(line)
     return EXIT_PASS if result.verdict.passed else EXIT_VIOLATION

@@ -26,6 +26,7 @@ from harness.history import History
 
 if TYPE_CHECKING:
     from harness.gate import GateResult
+    from harness.live.gate import LiveGateResult
 
 
 @dataclass
@@ -144,6 +145,53 @@ def gate_suites(result: GateResult) -> list[Suite]:
             )
         regressions.cases.append(case)
     return [fixed, matrix, regressions]
+
+
+def live_gate_suites(result: LiveGateResult) -> list[Suite]:
+    """The suites of one `scanchaos gate --mode live`: the simulation gate it ran first, then
+    the live runs (`scanchaos.live.*`) and one case per verdict that differs from simulation."""
+    suites = gate_suites(result.sim)
+    props = {"seed": str(result.live.seed), "mode": "live"}
+    fixed = Suite("scanchaos.live.fixed-service", properties=props)
+    for run in result.live.baseline:
+        case = run_case(
+            run.history, run.verdict, result.live.baseline_seconds.get(run.scenario.name, 0.0)
+        )
+        case.classname, case.name = "scanchaos.live.fixed-service", run.scenario.name
+        fixed.cases.append(case)
+    regressions = Suite("scanchaos.live.regressions", properties=props)
+    for bug in result.live.bugs:
+        case = Case("scanchaos.live.regressions", bug)
+        caught_by = result.live.caught_by(bug)
+        if caught_by:
+            case.out = f"caught live by: {', '.join(caught_by)}\n"
+        elif bug in result.not_reproducible:
+            case.out = f"not reproducible live: {result.not_reproducible[bug]}\n"
+        else:
+            case.failure = (f"planted regression {bug} escaped every live run", "escaped", "")
+        regressions.cases.append(case)
+    for scenario, bug in result.live.unmet_claims:
+        regressions.cases.append(
+            Case(
+                f"scanchaos.live.regressions.{bug}",
+                scenario,
+                failure=(f"{scenario} claims to catch {bug} but does not live", "unmet-claim", ""),
+            )
+        )
+    differences = Suite("scanchaos.live.same-as-simulation", properties=props)
+    for mismatch in result.mismatches:
+        differences.cases.append(
+            Case(
+                "scanchaos.live.same-as-simulation",
+                f"{mismatch.scenario} [{mismatch.bug or 'fixed service'}]",
+                failure=(mismatch.describe(), "differs-from-simulation", mismatch.describe()),
+            )
+        )
+    if not result.mismatches:
+        differences.cases.append(
+            Case("scanchaos.live.same-as-simulation", "every live verdict equals the simulated one")
+        )
+    return [*suites, fixed, regressions, differences]
 
 
 def render(suites: Sequence[Suite], name: str = "scanchaos") -> str:
