@@ -53,13 +53,15 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="switch on a planted regression (repeatable)",
     )
-    run.add_argument("--seed", type=int, default=0)
+    run.add_argument(
+        "--seed", type=int, default=0, help="seeds the simulation's choices (default 0)"
+    )
     run.add_argument("--out", type=Path, help="output folder (default: a new one in reports/runs)")
     _junit_argument(run)
     _mode_arguments(run)
 
     gate = sub.add_parser("gate", help="every scenario on the fixed service, then the kill matrix")
-    gate.add_argument("--seed", type=int, default=0)
+    gate.add_argument("--seed", type=int, default=0, help="seeds every run (default 0)")
     gate.add_argument("--out", type=Path, help="output folder (default: a new one in reports/runs)")
     gate.add_argument(
         "--scenario",
@@ -123,9 +125,18 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="switch on a planted regression (repeatable)",
     )
-    explore.add_argument("--budget", type=float, default=60.0, help="seconds of exploration")
-    explore.add_argument("--jobs", type=int, default=1, help="processes, each with its own seed")
-    explore.add_argument("--seed", type=int, default=0)
+    explore.add_argument(
+        "--budget", type=float, default=60.0, help="wall seconds of exploration (default 60)"
+    )
+    explore.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="processes; job i explores with seed + i (default 1)",
+    )
+    explore.add_argument(
+        "--seed", type=int, default=0, help="the first job's seed: same seed, same schedules"
+    )
     explore.add_argument(
         "--out", type=Path, help="output folder (default: a new one in reports/runs)"
     )

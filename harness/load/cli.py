@@ -48,7 +48,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         default=DEFAULT_SPEC,
         metavar="SPEC",
         help="fault schedule, e.g. 'kill/6s,pause@4s/10s+1s,restart@15s+1s' or 'none' "
-        f"(default {DEFAULT_SPEC!r}; see README)",
+        f"(default {DEFAULT_SPEC!r}; grammar in docs/load.md)",
     )
     load.add_argument("--out", type=Path, help="output folder (default: a new one in reports/runs)")
     load.add_argument(
@@ -71,6 +71,14 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         default=0,
         help="run Locust distributed: a master and N workers on 127.0.0.1 (default: one process)",
     )
+
+
+def _locustfile() -> Path:
+    """The shipped locustfile, wherever the package is installed (not imported here: that would
+    bring gevent into this process)."""
+    import scenarios
+
+    return Path(scenarios.__file__).parent / "locustfile.py"
 
 
 def _stop_on_signals() -> None:
@@ -97,7 +105,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         redis_server=args.redis_server,
     ) as cluster:
         locust = shlex.join(
-            ["locust", "-f", "scenarios/locustfile.py", "--host", cluster.base_url, "--headless"]
+            ["locust", "-f", str(_locustfile()), "--host", cluster.base_url, "--headless"]
         )
         print(
             f"serving {cluster.base_url} ({args.workers} workers, scale {args.scale:g}, "
