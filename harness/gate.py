@@ -6,7 +6,7 @@ claims to catch (`Scenario.catches`).
 
 Runs are independent simulations, so they are spread over a process pool (`multiprocess`, which
 pickles with dill). The pool is started here, before any simulation freezes the clock: a pool
-started under an active freezegun hangs (see FIELD-NOTES).
+started under an active freezegun hangs.
 """
 
 from __future__ import annotations

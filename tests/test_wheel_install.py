@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -20,6 +21,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+_NOT_SHIPPED = (
+    ".git",
+    ".venv",
+    ".tox",
+    "build",
+    "dist",
+    "runs",
+    "*.egg-info",
+    ".*_cache",
+    "__pycache__",
+)
 
 MY_SCENARIO = """\
 from harness.scenario import Poll, RestartWorker, Scenario, Start
@@ -60,9 +72,12 @@ def _venv(cache: Path) -> Path:
 def test_the_installed_wheel_gates_from_an_empty_folder(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
+    # From a clean copy: setuptools reuses an in-tree build/ folder, which can hold stale modules.
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(*_NOT_SHIPPED))
     dist = tmp_path / "dist"
     built = _run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(source)],
         tmp_path,
     )
     assert built.returncode == 0, built.stderr
