@@ -83,3 +83,28 @@ def test_links_to_other_sites_and_anchors_are_kept() -> None:
         "[docs](https://example.org/x) [here](#evidence) "
         "report (`r/report.html` in the report folder)"
     )
+
+
+def test_the_live_gate_junit_names_each_difference_from_simulation() -> None:
+    from harness.gate import run_gate
+    from harness.live.gate import LiveGateResult, Mismatch
+    from harness.report import junit
+    from harness.scenario import load
+
+    gate = run_gate([load("user-isolation")[0]], bugs=("no-user-scope", "orphaned-scan"), jobs=1)
+    differs = Mismatch("user-isolation", "no-user-scope", ("isolated",), ())
+    result = LiveGateResult(
+        live=gate,
+        sim=gate,
+        mismatches=[differs],
+        not_reproducible={"orphaned-scan": "needs a scan whose worker dies"},
+    )
+    suites = {s.name: s for s in junit.live_gate_suites(result)}
+    assert {"scanchaos.fixed-service", "scanchaos.live.fixed-service"} <= set(suites)
+    regressions = {c.name: c for c in suites["scanchaos.live.regressions"].cases}
+    assert regressions["no-user-scope"].failure is None
+    assert regressions["orphaned-scan"].failure is None
+    assert "not reproducible live" in regressions["orphaned-scan"].out
+    (case,) = suites["scanchaos.live.same-as-simulation"].cases
+    assert case.failure is not None and case.failure[1] == "differs-from-simulation"
+    assert "simulation isolated; live pass" in case.failure[0]
