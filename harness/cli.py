@@ -106,6 +106,7 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         help="also write verdict.json, summary.md, report.html and timeline.png into this folder",
     )
+    _junit_argument(check)
 
     report = sub.add_parser(
         "report",
@@ -239,6 +240,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from harness.report import format_run, write_run
 
     checker = Checker(args.invariant or None)
+    check_junit(args.junit)
     if args.out is not None and (args.out / "history.jsonl").resolve() == args.history.resolve():
         raise BadInput(
             f"--out: {args.out} holds the history being checked; choose another folder "
@@ -250,6 +252,14 @@ def _cmd_check(args: argparse.Namespace) -> int:
     if args.out is not None:
         written = write_run(args.out, history, verdict)
         print(f"wrote {args.out}/: {', '.join(p.name for p in written)}")
+        for line in publish(args.out, junit=args.junit, summary=None):
+            print(line)
+    elif args.junit is not None:
+        from harness.report import junit
+
+        args.junit.parent.mkdir(parents=True, exist_ok=True)
+        junit.write(args.junit, junit.run_suites(history, verdict))
+        print(f"wrote {args.junit}")
     return _exit_code(verdict)
 
 

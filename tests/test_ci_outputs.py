@@ -108,3 +108,16 @@ def test_the_live_gate_junit_names_each_difference_from_simulation() -> None:
     (case,) = suites["scanchaos.live.same-as-simulation"].cases
     assert case.failure is not None and case.failure[1] == "differs-from-simulation"
     assert "simulation isolated; live pass" in case.failure[0]
+
+
+def test_check_takes_junit_with_or_without_an_output_folder(tmp_path: Path) -> None:
+    recorded = run_cli(["run", "post-completion-404", "--bug", "cleanup-ignores-redis"], tmp_path)
+    assert recorded.code == 1
+    alone = tmp_path / "ci" / "check.xml"
+    assert main(["check", str(tmp_path / "history.jsonl"), "--junit", str(alone)]) == 1
+    assert "reachable-until-expiry" in alone.read_text(encoding="utf-8")
+    beside = tmp_path / "ci" / "check-out.xml"
+    out = tmp_path / "checked"
+    args = ["check", str(tmp_path / "history.jsonl"), "--out", str(out), "--junit", str(beside)]
+    assert main(args) == 1
+    assert beside.read_bytes() == (out / "junit.xml").read_bytes()
