@@ -2,7 +2,9 @@
 
 Run: .venv/bin/python bench/bench_report.py
 Prints figures; asserts nothing. Histories: the incident (1,081 operations) and synthetic ones of
-1,000 / 10,000 operations with faults, rendered 5 times each (median shown).
+1,000 / 10,000 operations with faults, rendered 5 times each (median shown). Beside each figure,
+the ratio that travels: rendering time over the wall time of simulating the incident's run
+(post-completion-404 on the fixed service), timed in the same invocation.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from baseline import reference_run
 
 from harness.checker import Checker
 from harness.history import History, RunInfo
@@ -64,18 +68,24 @@ def main() -> None:
         ("synthetic-1000", synthetic(1000)),
         ("synthetic-10000", synthetic(10000)),
     ]
-    print(f"{'history':<18}{'ops':>7}{'timeline s':>12}{'page s':>9}")
+    unit = reference_run().wall
+    print(f"baseline: one simulated post-completion-404 run: {unit:.3f} s wall")
+    print(f"{'history':<18}{'ops':>7}{'timeline s':>12}{'page s':>9}{'timeline/run':>14}")
     for name, history in cases:
         verdict = incident.verdict if name == "incident" else Checker().check(history)
         record = RunRecord(history, verdict)
         plot_s = median_seconds(lambda h=history, v=verdict: render_timeline(h, v))
         page_s = median_seconds(lambda r=record: render_html([run_view(r)], title="bench"))
-        print(f"{name:<18}{len(history.ops):>7}{plot_s:>12.3f}{page_s:>9.3f}")
+        ratio = f"{plot_s / unit:.2f}x"
+        print(f"{name:<18}{len(history.ops):>7}{plot_s:>12.3f}{page_s:>9.3f}{ratio:>14}")
     with tempfile.TemporaryDirectory() as folder:
         write_run(Path(folder), incident.history, incident.verdict, report=False)
         command = [sys.executable, "-m", "harness", "report", folder]
         wall = median_seconds(lambda: subprocess.run(command, check=True, capture_output=True))
-    print(f"`scanchaos report DIR` on the incident, whole process: {wall:.3f} s (median)")
+    print(
+        f"`scanchaos report DIR` on the incident, whole process: {wall:.3f} s (median), "
+        f"{wall / unit:.2f}x the simulated run"
+    )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ For each of the planted regressions, explore with that one regression switched o
 and print the time to first detection (the first failing schedule, before shrinking; median over
 the seeds), the shrunk schedule's length (steps + faults of the written script) and how many
 schedules it took. Then explore the fixed service for a while and print schedules per second.
+The ratio that travels: detection time in simulated post-completion-404 runs (one timed in the
+same invocation), and schedules explored per reference run's worth of wall time.
 
     .venv/bin/python bench/explore_detection.py                 # 5 seeds, 60 s budget each
     .venv/bin/python bench/explore_detection.py --seeds 1 --budget 30 --bug no-user-scope
@@ -15,6 +17,8 @@ import argparse
 import statistics
 import sys
 import time
+
+from baseline import reference_run
 
 from harness.explore import explore_job
 from reference_impl import BUGS
@@ -29,13 +33,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     bugs = args.bug or list(BUGS)
 
+    unit = reference_run().wall
     print(f"seeds 0-{args.seeds - 1}, budget {args.budget:g} s per run, one process")
+    print(f"baseline: one simulated post-completion-404 run: {unit:.3f} s wall")
     header = (
-        f"| {'planted regression':<24} | found | median detection (s) | max detection (s) "
-        "| median schedules | shrunk steps (median / max) | invariants |"
+        f"| {'planted regression':<24} | found | median detection (s) | in reference runs "
+        "| max detection (s) | median schedules | shrunk steps (median / max) | invariants |"
     )
     print(header)
-    print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     missed = 0
     for bug in bugs:
         times: list[float] = []
@@ -55,13 +61,14 @@ def main(argv: list[str] | None = None) -> int:
         missed += found < args.seeds
         if times:
             row = (
-                f"{statistics.median(times):.1f} | {max(times):.1f} | "
+                f"{statistics.median(times):.1f} | {statistics.median(times) / unit:.0f} | "
+                f"{max(times):.1f} | "
                 f"{statistics.median(counts):.0f} | "
                 f"{statistics.median(lengths):.0f} / {max(lengths)} | "
                 f"{', '.join(sorted(invariants))}"
             )
         else:
-            row = "- | - | - | - | -"
+            row = "- | - | - | - | - | -"
         print(f"| {bug:<24} | {found}/{args.seeds} | {row} |", flush=True)
 
     started = time.monotonic()
@@ -70,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(
         f"fixed service: {job.coverage.schedules} schedules in {elapsed:.1f} s "
-        f"({job.coverage.schedules / elapsed:.1f} schedules/s), "
+        f"({job.coverage.schedules / elapsed:.1f} schedules/s, "
+        f"{job.coverage.schedules / elapsed * unit:.2f} per reference run), "
         f"{'a violation' if job.finding else 'no violation'}"
     )
     return 1 if missed else 0

@@ -1,9 +1,12 @@
-"""Simulated seconds per wall second for the post-completion-404 scenario.
+"""Simulated seconds per wall second for the post-completion-404 scenario, and what that costs
+against the bare fakeredis round trips the run makes.
 
     .venv/bin/python bench/sim_speed.py [--repeat N]
 
-Prints the wall time of each run (median of N), operations per second, and the speed-up over
-real time. Timed outside the frozen clock: freezegun patches perf_counter inside a run.
+Prints the wall time of each run (median of N), operations per second, the speed-up over real
+time, and the ratio that travels between machines: a run's wall time over the wall time of the
+same number of bare redis-py round trips to an embedded fakeredis, timed in the same process.
+Timed outside the frozen clock: freezegun patches perf_counter inside a run.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+
+from baseline import bare_round_trips, count_round_trips
 
 from harness.runner import simulate
 from harness.scenario import load
@@ -23,18 +28,22 @@ def main() -> None:
     parser.add_argument("--bug", action="append", default=[])
     args = parser.parse_args()
     scenario, _ = load(args.scenario)
-    simulate(scenario, bugs=tuple(args.bug), seed=0)  # warm imports and caches
+    bugs = tuple(args.bug)
+    with count_round_trips() as counted:  # also warms imports and caches
+        simulate(scenario, bugs=bugs, seed=0)
+    trips = counted[0]
     walls = []
     ops = 0
     for seed in range(args.repeat):
         started = time.perf_counter()
-        result = simulate(scenario, bugs=tuple(args.bug), seed=seed)
+        result = simulate(scenario, bugs=bugs, seed=seed)
         walls.append(time.perf_counter() - started)
         ops = len(result.history.ops)
     wall = statistics.median(walls)
+    bare = bare_round_trips(trips).wall
     print(
         f"scenario {scenario.name}: {scenario.duration:.0f} simulated s, "
-        f"{scenario.workers} workers, {ops} operations"
+        f"{scenario.workers} workers, {ops} operations, {trips} Redis round trips"
     )
     print(
         f"wall time per run: median {wall * 1000:.1f} ms "
@@ -42,6 +51,8 @@ def main() -> None:
     )
     print(f"operations per wall second: {ops / wall:,.0f}")
     print(f"simulated seconds per wall second: {scenario.duration / wall:,.0f}x")
+    print(f"baseline: {trips} bare fakeredis round trips: {bare * 1000:.1f} ms")
+    print(f"ratio: a run costs {wall / bare:.1f}x its bare fakeredis round trips")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ from harness.history import HistoryFormatError
 from harness.live.cluster import LiveClusterError
 from harness.load.cli import add_commands as add_load_commands
 from harness.load.cli import cmd_load, cmd_serve
+from harness.project import gate_refs, project_config, resolve
+from harness.report.ci import check_junit, publish
 from harness.report.rundir import ReportInputError
 from harness.scenario import ScenarioError, available, load
 from reference_impl import BUGS, UnknownBugError, validate_bugs
@@ -46,20 +48,30 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="switch on a planted regression (repeatable)",
     )
-    run.add_argument("--seed", type=int, default=0)
+    run.add_argument(
+        "--seed", type=int, default=0, help="seeds the simulation's choices (default 0)"
+    )
     run.add_argument("--out", type=Path, help="output folder (default: a new one in reports/runs)")
+    _junit_argument(run)
     _mode_arguments(run)
 
     gate = sub.add_parser("gate", help="every scenario on the fixed service, then the kill matrix")
-    gate.add_argument("--seed", type=int, default=0)
+    gate.add_argument("--seed", type=int, default=0, help="seeds every run (default 0)")
     gate.add_argument("--out", type=Path, help="output folder (default: a new one in reports/runs)")
     gate.add_argument(
         "--scenario",
         action="append",
         default=[],
-        metavar="NAME",
-        help="limit the gate to these scenarios (repeatable)",
+        metavar="NAME_OR_PATH",
+        help="also run this scenario (a file, or a project scenario's name) beside the built-in "
+        "ones and the project's (repeatable)",
     )
+    gate.add_argument(
+        "--only",
+        action="store_true",
+        help="run only the scenarios given with --scenario",
+    )
+    _junit_argument(gate)
     _mode_arguments(gate)
     gate.add_argument(
         "--jobs",
@@ -89,6 +101,7 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         help="also write verdict.json, summary.md, report.html and timeline.png into this folder",
     )
+    _junit_argument(check)
 
     report = sub.add_parser(
         "report",
@@ -108,9 +121,18 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="switch on a planted regression (repeatable)",
     )
-    explore.add_argument("--budget", type=float, default=60.0, help="seconds of exploration")
-    explore.add_argument("--jobs", type=int, default=1, help="processes, each with its own seed")
-    explore.add_argument("--seed", type=int, default=0)
+    explore.add_argument(
+        "--budget", type=float, default=60.0, help="wall seconds of exploration (default 60)"
+    )
+    explore.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="processes; job i explores with seed + i (default 1)",
+    )
+    explore.add_argument(
+        "--seed", type=int, default=0, help="the first job's seed: same seed, same schedules"
+    )
     explore.add_argument(
         "--out", type=Path, help="output folder (default: a new one in reports/runs)"
     )
@@ -118,6 +140,15 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="list scenarios, planted regressions and invariants")
     add_load_commands(sub)
     return parser
+
+
+def _junit_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--junit",
+        type=Path,
+        metavar="PATH",
+        help="also write the JUnit XML report to PATH (it is always in the output folder)",
+    )
 
 
 def _positive(text: str) -> float:
@@ -171,7 +202,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from harness.runner import simulate
 
     bugs = tuple(sorted(validate_bugs(args.bug)))
-    scenario, _ = load(args.scenario)
+    check_junit(args.junit)
+    scenario, _ = load(resolve(args.scenario))
     options = _live_options(args)
     began = time.perf_counter()
     if args.mode == "live":
@@ -187,6 +219,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     )
     print(format_run(result.history, result.verdict))
     print(f"wrote {out}/: {', '.join(p.name for p in written)}")
+    for line in publish(out, junit=args.junit):
+        print(line)
     return _exit_code(result.verdict)
 
 
@@ -201,6 +235,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from harness.report import format_run, write_run
 
     checker = Checker(args.invariant or None)
+    check_junit(args.junit)
     if args.out is not None and (args.out / "history.jsonl").resolve() == args.history.resolve():
         raise BadInput(
             f"--out: {args.out} holds the history being checked; choose another folder "
@@ -212,6 +247,14 @@ def _cmd_check(args: argparse.Namespace) -> int:
     if args.out is not None:
         written = write_run(args.out, history, verdict)
         print(f"wrote {args.out}/: {', '.join(p.name for p in written)}")
+        for line in publish(args.out, junit=args.junit, summary=None):
+            print(line)
+    elif args.junit is not None:
+        from harness.report import junit
+
+        args.junit.parent.mkdir(parents=True, exist_ok=True)
+        junit.write(args.junit, junit.run_suites(history, verdict))
+        print(f"wrote {args.junit}")
     return _exit_code(verdict)
 
 
@@ -221,7 +264,8 @@ def _cmd_gate(args: argparse.Namespace) -> int:
 
     if args.jobs is not None and args.jobs < 1:
         raise BadInput(f"--jobs: must be at least 1, got {args.jobs}")
-    names = args.scenario or list(available())
+    check_junit(args.junit)
+    names = gate_refs(args.scenario, only=args.only)
     # Every scenario is loaded and validated before anything runs.
     loaded = [load(name) for name in names]
     refs: dict[str, str] = {}
@@ -240,11 +284,13 @@ def _cmd_gate(args: argparse.Namespace) -> int:
     else:
         result = run_gate(scenarios, seed=args.seed, refs=refs, jobs=args.jobs or default_jobs())
     out = args.out or default_out_dir("gate" if args.mode == "sim" else "gate-live")
-    write_gate(out, result, refs=refs, all_scenarios=not args.scenario)
+    write_gate(out, result, refs=refs, all_scenarios=not args.only)
     print(format_gate(result))
     extra = "; regression runs in regressions/" if result.cell_runs else ""
     files = "summary.md, report.html, junit.xml, gate.json, one folder per scenario"
     print(f"wrote {out}/: {files}{extra}")
+    for line in publish(out, junit=args.junit):
+        print(line)
     return EXIT_PASS if result.passed else EXIT_VIOLATION
 
 
@@ -271,6 +317,11 @@ def _cmd_list(_: argparse.Namespace) -> int:
     print("scenarios:")
     for name in available():
         print(f"  {name:<32} {load(name)[0].description}")
+    config = project_config()
+    if config.scenario_files():
+        print(f"project scenarios ({config.pyproject}):")
+        for path in config.scenario_files():
+            print(f"  {path.stem.replace('_', '-'):<32} {load(str(path))[0].description}")
     print("planted regressions (--bug):")
     for name, what in BUGS.items():
         print(f"  {name:<32} {what}")

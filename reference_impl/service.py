@@ -1,6 +1,6 @@
 """One worker of the opportunity-scan service.
 
-The service keeps the contract of DESIGN.md: three Redis keys that live together, per-worker
+The service keeps the contract of docs/design.md: three Redis keys that live together, per-worker
 memory maps with a short TTL, a periodic cleanup that calls `unregister_scan_lookup`, and a
 resolution chain (memory, then Redis, restoring into memory). It reads time through the standard
 library, talks to Redis through redis-py and runs strategies through the executor it is given; it

@@ -51,7 +51,7 @@ def test_the_library_has_every_scenario_the_issue_names() -> None:
 
 def test_a_subset_that_misses_regressions_fails_the_gate(tmp_path: Path) -> None:
     # The incident's scenario alone catches the cache-chain regressions, not the others.
-    run = run_cli(["gate", "--scenario", "post-completion-404", "--jobs", "1"], tmp_path)
+    run = run_cli(["gate", "--only", "--scenario", "post-completion-404", "--jobs", "1"], tmp_path)
     assert run.code == 1
     assert "GATE FAIL" in run.out
     for bug in ("no-user-scope", "orphaned-scan", "budget-over-timeout", "select-all-columns"):
@@ -60,7 +60,7 @@ def test_a_subset_that_misses_regressions_fails_the_gate(tmp_path: Path) -> None
     summary = (tmp_path / "summary.md").read_text()
     assert "# Regression gate: FAIL" in summary
     assert "### `no-user-scope`: **ESCAPED** every scenario" in summary
-    assert "scanchaos gate --seed 0 --scenario post-completion-404" in summary
+    assert "scanchaos gate --seed 0 --only --scenario post-completion-404" in summary
 
 
 def test_without_its_only_scenario_a_regression_escapes() -> None:
@@ -85,7 +85,7 @@ def test_a_scenario_that_does_not_catch_what_it_claims_fails_the_gate(tmp_path: 
         '    catches=("budget-over-timeout",),\n'
         ")\n"
     )
-    run = run_cli(["gate", "--scenario", str(scenario), "--jobs", "1"], tmp_path / "out")
+    run = run_cli(["gate", "--only", "--scenario", str(scenario), "--jobs", "1"], tmp_path / "out")
     assert run.code == 1
     assert (
         "UNMET CLAIM: scenario 'overclaims' claims to catch 'budget-over-timeout' but does not"
@@ -139,7 +139,7 @@ def test_a_scenario_failing_on_the_fixed_service_fails_the_gate(tmp_path: Path) 
         '    catches=("no-user-scope",),\n'
         ")\n"
     )
-    run = run_cli(["gate", "--scenario", str(scenario), "--jobs", "1"], tmp_path / "out")
+    run = run_cli(["gate", "--only", "--scenario", str(scenario), "--jobs", "1"], tmp_path / "out")
     assert run.code == 1
     assert "[FAIL] misconfigured (fixed service)" in run.out
     assert "VIOLATION saved-before-timeout" in run.out

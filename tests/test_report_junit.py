@@ -76,7 +76,7 @@ def test_gate_junit_has_a_case_per_scenario_and_per_matrix_cell(full_gate: CliRu
 
 
 def test_failing_gate_junit_reports_escaped_regressions(tmp_path: Path) -> None:
-    run = run_cli(["gate", "--scenario", "user-isolation", "--jobs", "1"], tmp_path)
+    run = run_cli(["gate", "--only", "--scenario", "user-isolation", "--jobs", "1"], tmp_path)
     assert run.code == 1
     root = ET.parse(tmp_path / "junit.xml").getroot()
     check_structure(root)

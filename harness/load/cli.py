@@ -47,9 +47,15 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         default=DEFAULT_SPEC,
         metavar="SPEC",
         help="fault schedule, e.g. 'kill/6s,pause@4s/10s+1s,restart@15s+1s' or 'none' "
-        f"(default {DEFAULT_SPEC!r}; see README)",
+        f"(default {DEFAULT_SPEC!r}; grammar in docs/load.md)",
     )
     load.add_argument("--out", type=Path, help="output folder (default: a new one in reports/runs)")
+    load.add_argument(
+        "--junit",
+        type=Path,
+        metavar="PATH",
+        help="also write the JUnit XML report to PATH (it is always in the output folder)",
+    )
     load.add_argument("--seed", type=int, default=0, help="seeds the nemesis's choice of victims")
     load.add_argument("--scanners", type=int, default=2, help="users that start scans")
     load.add_argument(
@@ -64,6 +70,14 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         default=0,
         help="run Locust distributed: a master and N workers on 127.0.0.1 (default: one process)",
     )
+
+
+def _locustfile() -> Path:
+    """The shipped locustfile, wherever the package is installed (not imported here: that would
+    bring gevent into this process)."""
+    import scenarios
+
+    return Path(scenarios.__file__).parent / "locustfile.py"
 
 
 def _stop_on_signals() -> None:
@@ -88,7 +102,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         redis_server=args.redis_server,
     ) as cluster:
         locust = shlex.join(
-            ["locust", "-f", "scenarios/locustfile.py", "--host", cluster.base_url, "--headless"]
+            ["locust", "-f", str(_locustfile()), "--host", cluster.base_url, "--headless"]
         )
         print(
             f"serving {cluster.base_url} ({args.workers} workers, scale {args.scale:g}, "
@@ -122,9 +136,11 @@ def cmd_load(args: argparse.Namespace) -> int:
     from harness.load.run import LoadOptionError, LoadOptions, run_load, summary, validate
     from harness.load.spec import NemesisSpecError
     from harness.report import default_out_dir, format_run, write_run
+    from harness.report.ci import check_junit, publish
     from reference_impl import validate_bugs
 
     bugs = tuple(sorted(validate_bugs(args.bug)))
+    check_junit(args.junit)
     options = LoadOptions(
         users=args.users,
         spawn_rate=args.spawn_rate,
@@ -154,4 +170,6 @@ def cmd_load(args: argparse.Namespace) -> int:
         f"wrote {result.out}/history.jsonl, verdict.json, report.html, timeline.png, "
         "locust_stats.csv, locust.html, locust.log"
     )
+    for line in publish(result.out, junit=args.junit, summary=None):
+        print(line)
     return EXIT_PASS if result.verdict.passed else EXIT_VIOLATION

@@ -212,9 +212,14 @@ def _gate_command(result: GateResult, refs: dict[str, str] | None, all_scenarios
     command = f"scanchaos gate --seed {result.seed}"
     if result.mode != "sim":
         command += f" --mode {result.mode}"
+    refs = refs or {}
     if not all_scenarios:
-        refs = refs or {}
+        command += " --only"
         command += "".join(f" --scenario {shlex.quote(refs.get(n, n))}" for n in result.scenarios)
+    else:
+        # the built-in scenarios run anyway; a project's are named, by path
+        extra = [refs[n] for n in result.scenarios if refs.get(n, n) != n]
+        command += "".join(f" --scenario {shlex.quote(ref)}" for ref in extra)
     return command
 
 

@@ -33,7 +33,7 @@ def test_run_writes_report_and_report_rerenders_it(
 
 def test_gate_folder_gets_a_page_with_the_matrix(tmp_path: Path) -> None:
     out = tmp_path / "gate"
-    main(["gate", "--scenario", "post-completion-404", "--out", str(out)])
+    main(["gate", "--only", "--scenario", "post-completion-404", "--out", str(out)])
     matrix = json.loads((out / "gate.json").read_text(encoding="utf-8"))
     assert matrix["scenarios"] == ["post-completion-404"]
     assert (out / "post-completion-404" / "timeline.png").is_file()

@@ -1,7 +1,7 @@
 """The report in a real headless browser: it loads from file://, shows its images, says no error.
 
-Chromium (Debian package `chromium`) must be installed; in CI (`CI` set) these tests fail rather
-than skip when it is missing.
+Chromium and its driver (Debian packages `chromium`, `chromium-driver`) must be installed; in CI
+(`CI` set) these tests fail rather than skip when they are missing.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cdp import Browser, chromium, chromium_or_skip
+from browser import Browser, binaries_or_skip, chromium
 
 from harness.report.files import write_run
 from harness.report.html import render_folder, write_report
@@ -33,8 +33,8 @@ PROBE = """(() => {
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    binary = chromium_or_skip()
-    with chromium(binary, tmp_path_factory.mktemp("chromium-profile")) as b:
+    binary, driver = binaries_or_skip()
+    with chromium(binary, driver, tmp_path_factory.mktemp("chromium-profile")) as b:
         yield b
 
 
