@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING
 from harness.checker import INVARIANTS, UnknownInvariantError, Verdict
 from harness.history import HistoryFormatError
 from harness.live.cluster import LiveClusterError
+from harness.live.leftovers import RecordError
 from harness.load.cli import add_commands as add_load_commands
 from harness.load.cli import cmd_load, cmd_serve
+from harness.report.files import OutDirError
 from harness.report.rundir import ReportInputError
 from harness.scenario import Scenario, ScenarioError, available, load
 from reference_impl import BUGS, UnknownBugError, validate_bugs
@@ -121,6 +123,16 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     sub.add_parser("list", help="list scenarios, planted regressions and invariants")
+
+    cleanup = sub.add_parser(
+        "cleanup",
+        help="stop the processes a killed live run or load left running",
+        description="Stop what killed live runs left behind: every process recorded by a run "
+        "whose harness is gone (checked by command line and start time), and whatever carries "
+        "its token. Without FOLDER: every run recorded on this machine (see "
+        "harness.live.leftovers); with FOLDER: the processes.json in those run folders.",
+    )
+    cleanup.add_argument("folder", type=Path, nargs="*", help="run folders (default: all runs)")
     add_load_commands(sub)
     return parser
 
@@ -171,22 +183,41 @@ def _live_options(args: argparse.Namespace) -> LiveOptions:
     )
 
 
+def _out(args: argparse.Namespace, label: str) -> Path:
+    """`--out` (or the default folder), created before anything runs."""
+    from harness.report import default_out_dir, prepare_out_dir
+
+    return prepare_out_dir(args.out or default_out_dir(label))
+
+
+def begin_live(out: Path | None) -> None:
+    """Before a live command starts anything: stop what killed runs left, record into `out`."""
+    from harness.live import leftovers
+
+    for reaped in leftovers.reap_stale():
+        if reaped.stopped:
+            print(f"scanchaos: {reaped.line()}", file=sys.stderr)
+    if out is not None:
+        leftovers.write_into(out)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
-    from harness.report import default_out_dir, format_run, write_run
+    from harness.report import format_run, write_run
     from harness.runner import simulate
 
     bugs = tuple(sorted(validate_bugs(args.bug)))
     scenario, _ = load(args.scenario)
     options = _live_options(args)
+    out = _out(args, scenario.name + "".join(f"-{b}" for b in bugs))
     began = time.perf_counter()
     if args.mode == "live":
+        begin_live(out)
         from harness.live.runner import run_live
 
         result = run_live(scenario, bugs=bugs, seed=args.seed, options=options, ref=args.scenario)
     else:
         result = simulate(scenario, bugs=bugs, seed=args.seed, ref=args.scenario)
     seconds = time.perf_counter() - began
-    out = args.out or default_out_dir(scenario.name + "".join(f"-{b}" for b in bugs))
     written = write_run(
         out, result.history, result.verdict, description=scenario.description, seconds=seconds
     )
@@ -222,13 +253,14 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 def _cmd_gate_live(args: argparse.Namespace, scenarios: list[Scenario]) -> int:
     from harness.live.gate import format_live_gate, run_live_gate
-    from harness.report import default_out_dir, write_run
+    from harness.report import write_run
     from harness.report.html import render_folder
     from harness.report.matrix import KillMatrix
 
     options = _live_options(args)
+    out = _out(args, "gate-live")
+    begin_live(out)
     result = run_live_gate(scenarios, seed=args.seed, options=options, jobs=args.jobs or 2)
-    out = args.out or default_out_dir("gate-live")
     for run in result.live.baseline:
         write_run(
             out / run.scenario.name,
@@ -250,7 +282,7 @@ def _cmd_gate_live(args: argparse.Namespace, scenarios: list[Scenario]) -> int:
 
 def _cmd_gate(args: argparse.Namespace) -> int:
     from harness.gate import default_jobs, format_matrix, run_gate
-    from harness.report import default_out_dir, write_gate
+    from harness.report import write_gate
 
     if args.jobs is not None and args.jobs < 1:
         raise BadInput(f"--jobs: must be at least 1, got {args.jobs}")
@@ -267,8 +299,8 @@ def _cmd_gate(args: argparse.Namespace) -> int:
         return _cmd_gate_live(args, scenarios)
     _live_options(args)
     jobs = args.jobs or default_jobs()
+    out = _out(args, "gate")
     result = run_gate(scenarios, seed=args.seed, refs=refs, jobs=jobs)
-    out = args.out or default_out_dir("gate")
     write_gate(out, result, refs=refs, all_scenarios=not args.scenario)
     for baseline in result.baseline:
         mark = "ok  " if baseline.verdict.passed else "FAIL"
@@ -304,7 +336,8 @@ def _cmd_explore(args: argparse.Namespace) -> int:
         raise BadInput(f"--budget: must be a positive number of seconds, got {args.budget}")
     if args.jobs < 1:
         raise BadInput(f"--jobs: must be at least 1, got {args.jobs}")
-    return EXIT_VIOLATION if run_explore(bugs, args.budget, args.seed, args.jobs, args.out) else 0
+    out = _out(args, "explore-" + ("-".join(bugs) or "fixed"))
+    return EXIT_VIOLATION if run_explore(bugs, args.budget, args.seed, args.jobs, out) else 0
 
 
 def _cmd_list(_: argparse.Namespace) -> int:
@@ -320,6 +353,20 @@ def _cmd_list(_: argparse.Namespace) -> int:
     return EXIT_PASS
 
 
+def _cmd_cleanup(args: argparse.Namespace) -> int:
+    from harness.live import leftovers
+
+    if args.folder:
+        results = [leftovers.reap_folder(folder) for folder in args.folder]
+    else:
+        results = leftovers.reap_stale()
+    for reaped in results:
+        print(reaped.line())
+    if not results:
+        print(f"no killed runs recorded (records: {leftovers.records_dir()})")
+    return EXIT_PASS
+
+
 COMMANDS = {
     "run": _cmd_run,
     "gate": _cmd_gate,
@@ -327,6 +374,7 @@ COMMANDS = {
     "report": _cmd_report,
     "explore": _cmd_explore,
     "list": _cmd_list,
+    "cleanup": _cmd_cleanup,
     "serve": cmd_serve,
     "load": cmd_load,
 }
@@ -353,6 +401,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         UnknownInvariantError,
         HistoryFormatError,
         ReportInputError,
+        OutDirError,
+        RecordError,
     ) as error:
         print(f"scanchaos: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT

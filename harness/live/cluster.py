@@ -52,14 +52,13 @@ from typing import Any
 
 import psutil
 import redis
-from mirakuru import HTTPExecutor
 
+from harness.live.processes import GuardedHTTPExecutor
 from harness.live.redis_server import (
     LiveClusterError,
     RedisServer,
     RedisServerMissing,
     find_redis_server,
-    free_port,
 )
 from reference_impl import (
     RedisSettings,
@@ -129,7 +128,7 @@ class LiveCluster:
         self._workdir_arg = Path(workdir) if workdir is not None else None
         self.workdir = Path()
         self.port = 0
-        self._gunicorn: HTTPExecutor | None = None
+        self._gunicorn: GuardedHTTPExecutor | None = None
         self._t0_wall = 0.0
         self._t0_mono = 0.0
 
@@ -193,7 +192,6 @@ class LiveCluster:
         )
         settings_path = self.workdir / "web-settings.json"
         settings_path.write_text(settings.to_json(), encoding="utf-8")
-        self.port = free_port()
         timeout = max(1, math.ceil(cfg.worker_timeout))
         command = [
             sys.executable,
@@ -206,14 +204,16 @@ class LiveCluster:
             "--timeout",
             str(timeout),
             "--bind",
-            f"127.0.0.1:{self.port}",
+            # Port 0: Gunicorn binds a free port itself and the executor reads it back.
+            "127.0.0.1:0",
             "--error-logfile",
             str(self.workdir / "gunicorn.log"),
             "reference_impl.web:app",
         ]
-        self._gunicorn = HTTPExecutor(
+        self._gunicorn = GuardedHTTPExecutor(
             command,
-            url=f"{self.base_url}/health",
+            what="gunicorn master",
+            url="http://127.0.0.1:0/health",
             method="GET",
             timeout=START_TIMEOUT,
             sleep=0.02,
@@ -222,6 +222,7 @@ class LiveCluster:
             stdout=subprocess.DEVNULL,
         )
         self._gunicorn.start()
+        self.port = self._gunicorn.port
         self.wait_for_workers()
         self._t0_wall = time.time()
         self._t0_mono = time.monotonic()

@@ -83,7 +83,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from harness.cli import BadInput
 
         raise BadInput(f"--workers must be at least 1, got {args.workers}")
+    from harness.cli import begin_live
+
     _stop_on_signals()
+    begin_live(None)
     with LiveCluster(
         workers=args.workers,
         config=ServiceConfig(bugs=bugs),
@@ -122,10 +125,10 @@ def _progress_writer() -> Callable[[str], None]:
 
 
 def cmd_load(args: argparse.Namespace) -> int:
-    from harness.cli import BadInput
+    from harness.cli import BadInput, begin_live
     from harness.load.run import LoadOptionError, LoadOptions, run_load, summary, validate
     from harness.load.spec import NemesisSpecError
-    from harness.report import default_out_dir, format_run, write_run
+    from harness.report import default_out_dir, format_run, prepare_out_dir, write_run
     from reference_impl import validate_bugs
 
     bugs = tuple(sorted(validate_bugs(args.bug)))
@@ -149,7 +152,9 @@ def cmd_load(args: argparse.Namespace) -> int:
         validate(options)
     except (LoadOptionError, NemesisSpecError) as error:
         raise BadInput(str(error)) from None
+    prepare_out_dir(options.out)
     _stop_on_signals()
+    begin_live(options.out)
     result = run_load(options, progress=_progress_writer())
     write_run(result.out, result.history, result.verdict)
     print(format_run(result.history, result.verdict))
