@@ -14,7 +14,8 @@ record from the record folder; a SIGKILLed one cannot, so its record stays.
 
 `reap_stale()`, called when a live command starts, and `scanchaos cleanup` read the records of
 harness processes that no longer run, and SIGKILL every process that is really theirs: a
-recorded pid whose create time and command line (or token) still match, and any process whose
+recorded pid whose create time still matches, and its command line (or, for a program that
+rewrites it, its executable or the token), and any process whose
 environment carries the run's token. A pid reused by an unrelated process matches neither and is
 left alone; so is every process of a harness that still runs.
 """
@@ -70,6 +71,8 @@ class ProcessEntry:
     create_time: float
     cmdline: tuple[str, ...]
     what: str
+    #: the executable: stays what it was when a process rewrites its command line (redis does)
+    exe: str = ""
 
     def describe(self) -> str:
         return f"{self.what} (pid {self.pid})"
@@ -108,6 +111,7 @@ def _entry(data: dict[str, object]) -> ProcessEntry:
         create_time=float(str(data["create_time"])),
         cmdline=tuple(str(part) for part in cmdline),
         what=str(data["what"]),
+        exe=str(data.get("exe", "")),
     )
 
 
@@ -122,7 +126,7 @@ def _describe(pid: int, what: str) -> ProcessEntry | None:
     try:
         proc = psutil.Process(pid)
         with proc.oneshot():
-            return ProcessEntry(pid, proc.create_time(), tuple(proc.cmdline()), what)
+            return ProcessEntry(pid, proc.create_time(), tuple(proc.cmdline()), what, proc.exe())
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return None
 
@@ -149,6 +153,7 @@ def _matching(entry: ProcessEntry, run_token: str | None) -> psutil.Process | No
         same_start = abs(proc.create_time() - entry.create_time) < _SAME_START
         same = same_start and (
             tuple(proc.cmdline()) == entry.cmdline
+            or (entry.exe != "" and proc.exe() == entry.exe)
             or (run_token is not None and _token_of(proc) == run_token)
         )
     except (psutil.NoSuchProcess, psutil.AccessDenied):
@@ -274,20 +279,12 @@ def reap(run: RunRecord) -> Reaped:
         if not victims:
             break
         for pid, proc in victims.items():
+            recorded = next((e for e in run.processes if e.pid == pid), None)
+            stopped[pid] = recorded or _describe(pid, "its child") or ProcessEntry(pid, 0, (), "")
             with contextlib.suppress(psutil.NoSuchProcess):
                 proc.kill()
-            recorded = next((e for e in run.processes if e.pid == pid), None)
-            stopped[pid] = recorded or _entry_after_kill(proc)
         psutil.wait_procs(list(victims.values()), timeout=_KILL_WAIT)
     return Reaped(run, stopped=tuple(stopped.values()))
-
-
-def _entry_after_kill(proc: psutil.Process) -> ProcessEntry:
-    try:
-        name = proc.name()
-    except psutil.Error:
-        name = "process"
-    return ProcessEntry(proc.pid, 0.0, (), name)
 
 
 def _index_records() -> Iterable[tuple[Path, RunRecord | None]]:
