@@ -109,7 +109,7 @@ def test_limits_given_in_code_win() -> None:
         steps=(Start(at=0.0, user="a", scan="s"), Latest(user="a", start=0.0, until=10.0)),
     )
     validate(small, "<code>")
-    with pytest.raises(ScenarioError, match="operations in total is too many .limit 5;"):
+    with pytest.raises(ScenarioError, match=r"operations in total is too many \(limit 5;"):
         validate(small, "<code>", Limits(operations=5))
 
 
