@@ -392,6 +392,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _terminate)
+        # Ctrl-C stops every command, also one started with SIGINT ignored (a background job
+        # of a shell without job control, some CI runners): Python would keep it ignored.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return COMMANDS[args.command](args)
     except (
