@@ -53,7 +53,7 @@ from typing import Any
 import psutil
 import redis
 
-from harness.live.processes import GuardedHTTPExecutor
+from harness.live.processes import GuardedHTTPExecutor, snapshot, wait_gone
 from harness.live.redis_server import (
     LiveClusterError,
     RedisServer,
@@ -237,11 +237,13 @@ class LiveCluster:
     def _teardown(self) -> None:
         # Gunicorn first (its workers hold Redis connections), then Redis, each for sure.
         if self._gunicorn is not None:
+            workers = snapshot(self.worker_pids()) if self._gunicorn.process else []
             try:
                 self._gunicorn.stop()
             except Exception:
                 self._gunicorn.kill()
             self._gunicorn = None
+            wait_gone(workers, START_TIMEOUT / 6)
         if self.redis is not None:
             self.redis.close()
             self.redis = None

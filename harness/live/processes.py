@@ -22,6 +22,7 @@ the second line of defence on its own; nothing else should set it.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import ctypes
 import os
 import queue
@@ -47,6 +48,8 @@ __all__ = [
     "listening_ports",
     "on_spawner_thread",
     "popen",
+    "snapshot",
+    "wait_gone",
     "wait_listening",
 ]
 
@@ -232,3 +235,26 @@ def wait_listening(proc: subprocess.Popen[Any], port: int, timeout: float) -> bo
             return True
         time.sleep(0.02)
     return False
+
+
+def snapshot(pids: Sequence[int]) -> list[psutil.Process]:
+    """Handles on the processes `pids` now (a pid reused later is not mistaken for them)."""
+    procs = []
+    for pid in pids:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            procs.append(psutil.Process(pid))
+    return procs
+
+
+def wait_gone(procs: Sequence[psutil.Process], timeout: float) -> None:
+    """Wait until `procs` have exited; SIGKILL what is left after `timeout` seconds.
+
+    A Gunicorn master's workers die a moment after the master does (their stop signal or their
+    parent-death signal is still being delivered): the harness waits for them, so that nothing
+    of a stopped cluster is still running when the harness says it stopped it.
+    """
+    _, alive = psutil.wait_procs(list(procs), timeout=timeout)
+    for proc in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
+    psutil.wait_procs(alive, timeout=timeout)
