@@ -234,7 +234,7 @@ def _exit_code(verdict: Verdict) -> int:
 def _cmd_check(args: argparse.Namespace) -> int:
     from harness.checker import Checker
     from harness.history import History
-    from harness.report import format_run, write_run
+    from harness.report import format_run, prepare_out_dir, write_run
 
     checker = Checker(args.invariant or None)
     if args.out is not None and (args.out / "history.jsonl").resolve() == args.history.resolve():
@@ -243,6 +243,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
             "(`scanchaos report FOLDER` re-renders a run folder in place)"
         )
     history = History.read(args.history)
+    if args.out is not None:
+        prepare_out_dir(args.out)
     verdict = checker.check(history)
     print(format_run(history, verdict))
     if args.out is not None:

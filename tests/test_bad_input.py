@@ -15,6 +15,11 @@ from harness.limits import Limits, operations, peak_rate
 from harness.scenario import Latest, Poll, Scenario, ScenarioError, Start, load, validate
 from tests.test_scenario_validation import scenario, scenario_file
 
+EXAMPLE_HISTORY = (
+    Path(__file__).parent.parent
+    / "reports/examples/post-completion-404-cleanup-ignores-redis/history.jsonl"
+)
+
 BOUNDS = [
     (
         "a day is the longest",
@@ -152,8 +157,9 @@ def _out_cases(tmp_path: Path) -> list[tuple[str, Path]]:
         ["gate", "--scenario", "post-completion-404"],
         ["explore", "--budget", "1"],
         ["load", "--duration", "1"],
+        ["check", str(EXAMPLE_HISTORY)],
     ],
-    ids=["run", "run-live", "gate", "explore", "load"],
+    ids=["run", "run-live", "gate", "explore", "load", "check"],
 )
 def test_out_that_cannot_be_written_is_refused_first(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
