@@ -20,10 +20,12 @@ from harness.checker import INVARIANTS, UnknownInvariantError, Verdict
 from harness.exits import EXIT_BAD_INPUT, EXIT_INFRA, EXIT_PASS, EXIT_VIOLATION, BadInput
 from harness.history import HistoryFormatError
 from harness.live.cluster import LiveClusterError
+from harness.live.leftovers import RecordError, begin_live
 from harness.load.cli import add_commands as add_load_commands
 from harness.load.cli import cmd_load, cmd_serve
 from harness.project import gate_refs, project_config, resolve
 from harness.report.ci import check_junit, publish
+from harness.report.files import OutDirError
 from harness.report.rundir import ReportInputError
 from harness.scenario import ScenarioError, available, load
 from reference_impl import BUGS, UnknownBugError, validate_bugs
@@ -138,6 +140,16 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     sub.add_parser("list", help="list scenarios, planted regressions and invariants")
+
+    cleanup = sub.add_parser(
+        "cleanup",
+        help="stop the processes a killed live run or load left running",
+        description="Stop what killed live runs left behind: every process recorded by a run "
+        "whose harness is gone (checked by command line and start time), and whatever carries "
+        "its token. Without FOLDER: every run recorded on this machine (see "
+        "harness.live.leftovers); with FOLDER: the processes.json in those run folders.",
+    )
+    cleanup.add_argument("folder", type=Path, nargs="*", help="run folders (default: all runs)")
     add_load_commands(sub)
     return parser
 
@@ -197,23 +209,31 @@ def _live_options(args: argparse.Namespace) -> LiveOptions:
     )
 
 
+def _out(args: argparse.Namespace, label: str) -> Path:
+    """`--out` (or the default folder), created before anything runs."""
+    from harness.report import default_out_dir, prepare_out_dir
+
+    return prepare_out_dir(args.out or default_out_dir(label))
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
-    from harness.report import default_out_dir, format_run, write_run
+    from harness.report import format_run, write_run
     from harness.runner import simulate
 
     bugs = tuple(sorted(validate_bugs(args.bug)))
     check_junit(args.junit)
     scenario, _ = load(resolve(args.scenario))
     options = _live_options(args)
+    out = _out(args, scenario.name + "".join(f"-{b}" for b in bugs))
     began = time.perf_counter()
     if args.mode == "live":
+        begin_live(out)
         from harness.live.runner import run_live
 
         result = run_live(scenario, bugs=bugs, seed=args.seed, options=options, ref=args.scenario)
     else:
         result = simulate(scenario, bugs=bugs, seed=args.seed, ref=args.scenario)
     seconds = time.perf_counter() - began
-    out = args.out or default_out_dir(scenario.name + "".join(f"-{b}" for b in bugs))
     written = write_run(
         out, result.history, result.verdict, description=scenario.description, seconds=seconds
     )
@@ -232,7 +252,7 @@ def _exit_code(verdict: Verdict) -> int:
 def _cmd_check(args: argparse.Namespace) -> int:
     from harness.checker import Checker
     from harness.history import History
-    from harness.report import format_run, write_run
+    from harness.report import format_run, prepare_out_dir, write_run
 
     checker = Checker(args.invariant or None)
     check_junit(args.junit)
@@ -242,6 +262,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
             "(`scanchaos report FOLDER` re-renders a run folder in place)"
         )
     history = History.read(args.history)
+    if args.out is not None:
+        prepare_out_dir(args.out)
     verdict = checker.check(history)
     print(format_run(history, verdict))
     if args.out is not None:
@@ -260,7 +282,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 def _cmd_gate(args: argparse.Namespace) -> int:
     from harness.gate import default_jobs, format_gate, run_gate
-    from harness.report import default_out_dir, write_gate
+    from harness.report import write_gate
 
     if args.jobs is not None and args.jobs < 1:
         raise BadInput(f"--jobs: must be at least 1, got {args.jobs}")
@@ -275,15 +297,16 @@ def _cmd_gate(args: argparse.Namespace) -> int:
         refs[scenario.name] = name
     scenarios = [scenario for scenario, _ in loaded]
     options = _live_options(args)
+    out = _out(args, "gate" if args.mode == "sim" else "gate-live")
     if args.mode == "live":
         from harness.live.gate import run_live_gate
 
+        begin_live(out)
         result = run_live_gate(
             scenarios, seed=args.seed, options=options, jobs=args.jobs or 2, refs=refs
         )
     else:
         result = run_gate(scenarios, seed=args.seed, refs=refs, jobs=args.jobs or default_jobs())
-    out = args.out or default_out_dir("gate" if args.mode == "sim" else "gate-live")
     write_gate(out, result, refs=refs, all_scenarios=not args.only)
     print(format_gate(result))
     extra = "; regression runs in regressions/" if result.cell_runs else ""
@@ -310,7 +333,8 @@ def _cmd_explore(args: argparse.Namespace) -> int:
         raise BadInput(f"--budget: must be a positive number of seconds, got {args.budget}")
     if args.jobs < 1:
         raise BadInput(f"--jobs: must be at least 1, got {args.jobs}")
-    return EXIT_VIOLATION if run_explore(bugs, args.budget, args.seed, args.jobs, args.out) else 0
+    out = _out(args, "explore-" + ("-".join(bugs) or "fixed"))
+    return EXIT_VIOLATION if run_explore(bugs, args.budget, args.seed, args.jobs, out) else 0
 
 
 def _cmd_list(_: argparse.Namespace) -> int:
@@ -331,6 +355,20 @@ def _cmd_list(_: argparse.Namespace) -> int:
     return EXIT_PASS
 
 
+def _cmd_cleanup(args: argparse.Namespace) -> int:
+    from harness.live import leftovers
+
+    if args.folder:
+        results = [leftovers.reap_folder(folder) for folder in args.folder]
+    else:
+        results = leftovers.reap_stale()
+    for reaped in results:
+        print(reaped.line())
+    if not results:
+        print(f"no killed runs recorded (records: {leftovers.records_dir()})")
+    return EXIT_PASS
+
+
 COMMANDS = {
     "run": _cmd_run,
     "gate": _cmd_gate,
@@ -338,6 +376,7 @@ COMMANDS = {
     "report": _cmd_report,
     "explore": _cmd_explore,
     "list": _cmd_list,
+    "cleanup": _cmd_cleanup,
     "serve": cmd_serve,
     "load": cmd_load,
 }
@@ -355,6 +394,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _terminate)
+        # Ctrl-C stops every command, also one started with SIGINT ignored (a background job
+        # of a shell without job control, some CI runners): Python would keep it ignored.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return COMMANDS[args.command](args)
     except (
@@ -364,6 +406,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         UnknownInvariantError,
         HistoryFormatError,
         ReportInputError,
+        OutDirError,
+        RecordError,
     ) as error:
         print(f"scanchaos: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -26,7 +26,9 @@ regressions the scenario is meant to catch: the gate fails if it does not catch 
 Scenarios are meant to run unchanged in live mode too, where a request cannot be aimed at a
 worker: prefer polls and starts through the balancer and aim faults with `RestartWorker(scan=)`
 or a worker index. `load()` refuses a scenario that cannot run (`validate`), with one line
-naming the file and the field.
+naming the file and the field: also one that asks for more than `harness.limits` allows (its
+duration, operations, poll rate, users or workers; the limits and how to raise them are there),
+or names a user id the service would refuse.
 """
 
 from __future__ import annotations
@@ -39,7 +41,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.limits import Limits, LimitsError, check_bounds
 from reference_impl import BUGS, ServiceConfig, StrategyProfile
+from reference_impl.keys import user_id_problem
 from reference_impl.performance import OPTIONAL_COLUMNS
 
 
@@ -153,14 +157,15 @@ def _kind(item: object) -> str:
     return repr(item) if isinstance(item, str) else type(item).__name__
 
 
-def validate(scenario: Scenario, source: str) -> None:
+def validate(scenario: Scenario, source: str, limits: Limits | None = None) -> None:
     """Refuse a scenario that cannot run, with one line naming `source` and the field.
 
     Checked: the scenario's name, duration and worker count; invariant names, planted
     regression names (`catches`) and optional column names; every step and fault is of a known
     kind and in its list (steps: Start, Poll, Latest; faults: RestartWorker, RedisOutage,
     DropColumn); no time is negative or after the scenario ends; worker indices are in range;
-    every scan a step or fault names is started exactly once; hanging strategies exist.
+    every scan a step or fault names is started exactly once; hanging strategies exist; user
+    ids are ones the service takes; nothing exceeds `limits` (default: `Limits.from_env()`).
     """
     from harness.checker import INVARIANTS
 
@@ -265,6 +270,11 @@ def validate(scenario: Scenario, source: str) -> None:
                 f"worker index {worker} is out of range "
                 f"(the scenario has {scenario.workers} workers: 0-{scenario.workers - 1})",
             )
+        user = getattr(item, "user", None)
+        if isinstance(item, (Start, Latest)) or user is not None:
+            problem = user_id_problem(user)
+            if problem is not None:
+                raise fail(f"{where}.user", f"the service would refuse it: {problem}")
         if isinstance(item, Start):
             if item.scan in labels:
                 raise fail(f"{where}.scan", f"scan name {item.scan!r} is started twice")
@@ -277,6 +287,11 @@ def validate(scenario: Scenario, source: str) -> None:
         scan = getattr(item, "scan", None)
         if scan is not None and scan not in labels:
             raise fail(f"{where}.scan", f"no Start step names a scan {scan!r}")
+    try:
+        bounds = limits or Limits.from_env()
+    except LimitsError as error:
+        raise ScenarioError(f"{source}: {error}") from None
+    check_bounds(scenario, bounds, fail)
 
 
 def _module_name(name: str) -> str:

@@ -1,11 +1,28 @@
 """The Redis key contract and the validation of ids that go into keys.
 
-No key is ever built from unchecked input: ids are validated first.
+No key is ever built from unchecked input: ids are validated first. The key builders raise
+`InvalidIdError` (not `assert`, which `python -O` strips) so the guard holds in an optimised run.
 """
 
 from __future__ import annotations
 
 import re
+
+__all__ = [
+    "LATEST_PREFIX",
+    "LOOKUP_PREFIX",
+    "RESULT_PREFIX",
+    "USER_ID_RULE",
+    "InvalidIdError",
+    "is_contract_key",
+    "latest_key",
+    "lookup_key",
+    "result_key",
+    "user_id_problem",
+    "valid_cache_key",
+    "valid_scan_id",
+    "valid_user_id",
+]
 
 LOOKUP_PREFIX = "opportunity_scan_lookup:"
 LATEST_PREFIX = "opportunity_user_latest_scan:"
@@ -14,32 +31,50 @@ RESULT_PREFIX = "opportunity_scan_result:"
 _SCAN_ID = re.compile(r"^[0-9a-f]{32}$")
 _USER_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _CACHE_KEY = re.compile(r"^[0-9a-f]{24}$")
+#: what a user id may be, in words, for error messages
+USER_ID_RULE = "1-64 characters, each a letter, a digit, '_', '.' or '-'"
+
+
+class InvalidIdError(ValueError):
+    """An id that must never become part of a Redis key."""
 
 
 def valid_scan_id(scan_id: str) -> bool:
-    return bool(_SCAN_ID.match(scan_id))
+    return isinstance(scan_id, str) and bool(_SCAN_ID.fullmatch(scan_id))
 
 
 def valid_user_id(user_id: str) -> bool:
-    return bool(_USER_ID.match(user_id))
+    return isinstance(user_id, str) and bool(_USER_ID.fullmatch(user_id))
+
+
+def user_id_problem(user_id: object) -> str | None:
+    """Why the service would refuse `user_id` (None when it would take it)."""
+    if not isinstance(user_id, str):
+        return f"a user id is a string, not {type(user_id).__name__}"
+    if valid_user_id(user_id):
+        return None
+    return f"{user_id!r} is not a valid user id ({USER_ID_RULE})"
 
 
 def valid_cache_key(cache_key: str) -> bool:
-    return bool(_CACHE_KEY.match(cache_key))
+    return isinstance(cache_key, str) and bool(_CACHE_KEY.fullmatch(cache_key))
 
 
 def lookup_key(scan_id: str) -> str:
-    assert valid_scan_id(scan_id), scan_id
+    if not valid_scan_id(scan_id):
+        raise InvalidIdError(f"malformed scan id {scan_id!r}")
     return LOOKUP_PREFIX + scan_id
 
 
 def latest_key(user_id: str) -> str:
-    assert valid_user_id(user_id), user_id
+    if not valid_user_id(user_id):
+        raise InvalidIdError(f"malformed user id {user_id!r}")
     return LATEST_PREFIX + user_id
 
 
 def result_key(cache_key: str) -> str:
-    assert valid_cache_key(cache_key), cache_key
+    if not valid_cache_key(cache_key):
+        raise InvalidIdError(f"malformed cache key {cache_key!r}")
     return RESULT_PREFIX + cache_key
 
 

@@ -52,16 +52,15 @@ from typing import Any
 
 import psutil
 import redis
-from mirakuru import HTTPExecutor
 
 from harness.history import History, RunInfo, Timing
 from harness.live.faults import OutageKind
+from harness.live.processes import GuardedHTTPExecutor, snapshot, wait_gone
 from harness.live.redis_server import (
     LiveClusterError,
     RedisServer,
     RedisServerMissing,
     find_redis_server,
-    free_port,
 )
 from harness.live.schedule import LiveSchedule
 from harness.live.state import read_state_files
@@ -120,7 +119,7 @@ class LiveCluster:
         self._workdir_arg = Path(workdir) if workdir is not None else None
         self.workdir = Path()
         self.port = 0
-        self._gunicorn: HTTPExecutor | None = None
+        self._gunicorn: GuardedHTTPExecutor | None = None
         self._t0_wall = 0.0
         self._t0_mono = 0.0
         info = info or RunInfo("adhoc", mode="live", workers=workers, timing=Timing.of(config))
@@ -181,7 +180,6 @@ class LiveCluster:
         )
         settings_path = self.workdir / "web-settings.json"
         settings_path.write_text(settings.to_json(), encoding="utf-8")
-        self.port = free_port()
         timeout = max(1, math.ceil(cfg.worker_timeout))
         command = [
             sys.executable,
@@ -194,14 +192,16 @@ class LiveCluster:
             "--timeout",
             str(timeout),
             "--bind",
-            f"127.0.0.1:{self.port}",
+            # Port 0: Gunicorn binds a free port itself and the executor reads it back.
+            "127.0.0.1:0",
             "--error-logfile",
             str(self.workdir / "gunicorn.log"),
             "reference_impl.web:app",
         ]
-        self._gunicorn = HTTPExecutor(
+        self._gunicorn = GuardedHTTPExecutor(
             command,
-            url=f"{self.base_url}/health",
+            what="gunicorn master",
+            url="http://127.0.0.1:0/health",
             method="GET",
             timeout=START_TIMEOUT,
             sleep=0.02,
@@ -210,6 +210,7 @@ class LiveCluster:
             stdout=subprocess.DEVNULL,
         )
         self._gunicorn.start()
+        self.port = self._gunicorn.port
         self.wait_for_workers()
         self._t0_wall = time.time()
         self._t0_mono = time.monotonic()
@@ -224,11 +225,13 @@ class LiveCluster:
     def _teardown(self) -> None:
         # Gunicorn first (its workers hold Redis connections), then Redis, each for sure.
         if self._gunicorn is not None:
+            workers = snapshot(self.worker_pids()) if self._gunicorn.process else []
             try:
                 self._gunicorn.stop()
             except Exception:
                 self._gunicorn.kill()
             self._gunicorn = None
+            wait_gone(workers, START_TIMEOUT / 6)
         if self.redis is not None:
             self.redis.close()
             self.redis = None

@@ -4,6 +4,11 @@ Started through mirakuru's `TCPExecutor` (ready when the port accepts), stopped 
 `pause()`/`resume()` (SIGSTOP/SIGCONT: connections stay open, commands time out) and
 `stop()`/`start()` (SHUTDOWN SAVE, then the same binary on the same port, reloading its snapshot,
 so data and TTLs survive as they would a restart in production).
+
+redis-server cannot pick its own port (`--port 0` turns TCP off), so the first start takes a free
+port and, when another process takes it in between ("address in use", or something else already
+answering there), tries again on another one, up to `PORT_ATTEMPTS` times. Once started, the port
+is kept: a restart must come back where the clients look.
 """
 
 from __future__ import annotations
@@ -16,12 +21,16 @@ import subprocess
 from pathlib import Path
 
 import redis
-from mirakuru import TCPExecutor
+from mirakuru.exceptions import AlreadyRunning
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from harness.live.processes import GuardedTCPExecutor
+
 #: wall seconds to wait for the server to accept connections
 START_TIMEOUT = 30.0
+#: ports tried on the first start before giving up (each taken by another process meanwhile)
+PORT_ATTEMPTS = 5
 INSTALL_HINT = (
     "install it (Debian/Ubuntu: `apt-get install redis-server`; macOS: `brew install redis`) "
     "or name a binary with --redis-server PATH"
@@ -34,6 +43,10 @@ class LiveClusterError(RuntimeError):
 
 class RedisServerMissing(LiveClusterError):
     """No `redis-server` binary to run."""
+
+
+class _NotOurs(LiveClusterError):
+    """Another process answers on the port chosen for our server."""
 
 
 def find_redis_server(path: str | None = None) -> str:
@@ -64,15 +77,19 @@ class RedisServer:
         self.directory = directory
         self.port = free_port()
         self.paused = False
-        self._executor = TCPExecutor(
+        self._started = False
+        self._executor = self._executor_for(self.port)
+
+    def _executor_for(self, port: int) -> GuardedTCPExecutor:
+        return GuardedTCPExecutor(
             [
                 self.binary,
                 "--port",
-                str(self.port),
+                str(port),
                 "--bind",
                 "127.0.0.1",
                 "--dir",
-                str(directory),
+                str(self.directory),
                 "--save",
                 "",
                 "--appendonly",
@@ -80,14 +97,19 @@ class RedisServer:
                 "--daemonize",
                 "no",
                 "--logfile",
-                str(directory / "redis.log"),
+                str(self.log),
             ],
+            what="redis-server",
             host="127.0.0.1",
-            port=self.port,
+            port=port,
             timeout=START_TIMEOUT,
             sleep=0.01,
             stdout=subprocess.DEVNULL,
         )
+
+    @property
+    def log(self) -> Path:
+        return self.directory / "redis.log"
 
     @property
     def url(self) -> str:
@@ -115,14 +137,45 @@ class RedisServer:
             self._executor.kill()
 
     def start(self) -> None:
+        attempts = 1 if self._started else PORT_ATTEMPTS
+        for attempt in range(1, attempts + 1):
+            log_size = self.log.stat().st_size if self.log.exists() else 0
+            try:
+                self._executor.start()
+                self._check_answering_is_ours()
+            except Exception as error:
+                self._executor.kill()
+                taken = isinstance(error, (AlreadyRunning, _NotOurs)) or self._log_says_in_use(
+                    log_size
+                )
+                if taken and attempt < attempts:
+                    self.port = free_port()
+                    self._executor = self._executor_for(self.port)
+                    continue
+                raise LiveClusterError(
+                    f"redis-server did not start on 127.0.0.1:{self.port}: {error} "
+                    f"(log: {self.log})"
+                ) from None
+            self._started = True
+            return
+
+    def _log_says_in_use(self, since: int) -> bool:
         try:
-            self._executor.start()
-        except Exception as error:
-            self._executor.kill()
-            raise LiveClusterError(
-                f"redis-server did not start on 127.0.0.1:{self.port}: {error} "
-                f"(log: {self.directory / 'redis.log'})"
-            ) from None
+            with self.log.open("rb") as handle:
+                handle.seek(since)
+                return b"Address already in use" in handle.read()
+        except OSError:
+            return False
+
+    def _check_answering_is_ours(self) -> None:
+        """The server on our port is the one we started, not a process that took the port."""
+        client = self.client()
+        try:
+            answering = client.info("server").get("process_id")
+        finally:
+            client.close()
+        if answering != self.pid:
+            raise _NotOurs(f"port {self.port} is answered by pid {answering}, not {self.pid}")
 
     def stop(self) -> None:
         """Shut down, saving a snapshot: connections are refused until `start()`."""

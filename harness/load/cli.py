@@ -94,7 +94,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     bugs = validate_bugs(args.bug)
     if args.workers < 1:
         raise BadInput(f"--workers must be at least 1, got {args.workers}")
+    from harness.live.leftovers import begin_live
+
     _stop_on_signals()
+    begin_live(None)
     with LiveCluster(
         workers=args.workers,
         config=ServiceConfig(bugs=bugs),
@@ -133,9 +136,10 @@ def _progress_writer() -> Callable[[str], None]:
 
 
 def cmd_load(args: argparse.Namespace) -> int:
+    from harness.live.leftovers import begin_live
     from harness.load.run import LoadOptionError, LoadOptions, run_load, summary, validate
     from harness.load.spec import NemesisSpecError
-    from harness.report import default_out_dir, format_run, write_run
+    from harness.report import default_out_dir, format_run, prepare_out_dir, write_run
     from harness.report.ci import check_junit, publish
     from reference_impl import validate_bugs
 
@@ -161,7 +165,9 @@ def cmd_load(args: argparse.Namespace) -> int:
         validate(options)
     except (LoadOptionError, NemesisSpecError) as error:
         raise BadInput(str(error)) from None
+    prepare_out_dir(options.out)
     _stop_on_signals()
+    begin_live(options.out)
     result = run_load(options, progress=_progress_writer())
     write_run(result.out, result.history, result.verdict)
     print(format_run(result.history, result.verdict))

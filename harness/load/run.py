@@ -24,6 +24,7 @@ from harness.checker import Checker, Verdict
 from harness.checker.model import Context
 from harness.history import History, RunInfo, Timing
 from harness.live.cluster import LiveCluster, LiveClusterError
+from harness.live.processes import popen, wait_listening
 from harness.live.redis_server import free_port
 from harness.live.slack import with_measured_slack
 from harness.load.nemesis import Nemesis, NemesisStats
@@ -36,6 +37,10 @@ LOCUSTFILE = Path(scenarios.__file__).parent / "locustfile.py"
 STOP_TIMEOUT = 3.0
 #: wall seconds Locust may take beyond the run (start-up, stopping, the verdict at quit)
 LOCUST_GRACE = 90.0
+#: ports tried for a distributed Locust master (another process may take a free port first)
+PORT_ATTEMPTS = 5
+#: wall seconds a Locust master may take to listen on its port
+MASTER_START_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True)
@@ -184,25 +189,41 @@ class _Progress:
 
 
 class _Processes:
-    """The Locust processes, each in its own session, stopped on the way out whatever happens."""
+    """The Locust processes, each in its own session, stopped on the way out whatever happens.
 
-    def __init__(self, commands: list[list[str]], log: Path) -> None:
+    Distributed, the master starts first on a free port; if it exits before it listens there
+    (another process took the port meanwhile), it starts again on another one, and its workers
+    start only once it listens.
+    """
+
+    def __init__(self, options: LoadOptions, host: str, log: Path) -> None:
         self._log = log.open("ab")
         self.procs: list[subprocess.Popen[bytes]] = []
         try:
-            for command in commands:
-                self.procs.append(
-                    subprocess.Popen(
-                        command,
-                        stdout=self._log,
-                        stderr=subprocess.STDOUT,
-                        start_new_session=True,
-                        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            for attempt in range(1, PORT_ATTEMPTS + 1):
+                port = free_port()
+                main, *workers = locust_commands(options, host, port)
+                self.procs = [self._spawn(main, "locust")]
+                if not workers or wait_listening(self.main, port, MASTER_START_TIMEOUT):
+                    break
+                if self.main.poll() is None or attempt == PORT_ATTEMPTS:
+                    raise LoadRunError(
+                        f"the Locust master never listened on 127.0.0.1:{port} (see {log})"
                     )
-                )
+                self.main.wait()
+            self.procs += [self._spawn(worker, "locust worker") for worker in workers]
         except BaseException:
             self.stop()
             raise
+
+    def _spawn(self, command: list[str], what: str) -> subprocess.Popen[bytes]:
+        return popen(
+            command,
+            what=what,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
 
     @property
     def main(self) -> subprocess.Popen[bytes]:
@@ -250,10 +271,9 @@ def run_load(
         redis_server=options.redis_server,
         workdir=out / "cluster",
     ) as cluster:
-        commands = locust_commands(options, cluster.base_url, free_port())
         nemesis = Nemesis(planned, cluster, raw, seed=options.seed)
         counter = _Progress(raw)
-        procs = _Processes(commands, out / "locust.log")
+        procs = _Processes(options, cluster.base_url, out / "locust.log")
         try:
             began = time.monotonic()
             hard_stop = began + options.duration + LOCUST_GRACE

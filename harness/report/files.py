@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,6 +23,23 @@ REPORTS_DIR = Path("reports") / "runs"
 def default_out_dir(label: str) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     return REPORTS_DIR / f"{stamp}-{label}"
+
+
+class OutDirError(ValueError):
+    """An output folder that cannot be written; the message names it."""
+
+
+def prepare_out_dir(out: Path) -> Path:
+    """Create the output folder `out` now, before anything runs, or say in one line why not."""
+    if out.exists() and not out.is_dir():
+        raise OutDirError(f"--out {out}: exists and is not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutDirError(f"--out {out}: cannot create the folder: {error.strerror}") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise OutDirError(f"--out {out}: the folder is not writable")
+    return out
 
 
 def _write_run(
