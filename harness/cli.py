@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.checker import INVARIANTS, UnknownInvariantError, Verdict
+from harness.cli_parser import parser as _parser
 from harness.exits import EXIT_BAD_INPUT, EXIT_INFRA, EXIT_PASS, EXIT_VIOLATION, BadInput
 from harness.history import HistoryFormatError
 from harness.live.cluster import LiveClusterError
 from harness.live.leftovers import RecordError, begin_live
-from harness.load.cli import add_commands as add_load_commands
 from harness.load.cli import cmd_load, cmd_serve
 from harness.project import gate_refs, project_config, resolve
 from harness.report.ci import check_junit, publish
@@ -32,169 +32,6 @@ from reference_impl import BUGS, UnknownBugError, validate_bugs
 
 if TYPE_CHECKING:
     from harness.live.runner import LiveOptions
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="scanchaos",
-        description="Resilience harness and chaos simulator for the multi-worker scan service.",
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    run = sub.add_parser("run", help="run one scenario and check its history")
-    run.add_argument("scenario", help="a scenario name (see `scanchaos list`) or a path")
-    run.add_argument(
-        "--bug",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="switch on a planted regression (repeatable)",
-    )
-    run.add_argument(
-        "--seed", type=int, default=0, help="seeds the simulation's choices (default 0)"
-    )
-    run.add_argument("--out", type=Path, help="output folder (default: a new one in reports/runs)")
-    _junit_argument(run)
-    _mode_arguments(run)
-
-    gate = sub.add_parser("gate", help="every scenario on the fixed service, then the kill matrix")
-    gate.add_argument("--seed", type=int, default=0, help="seeds every run (default 0)")
-    gate.add_argument("--out", type=Path, help="output folder (default: a new one in reports/runs)")
-    gate.add_argument(
-        "--scenario",
-        action="append",
-        default=[],
-        metavar="NAME_OR_PATH",
-        help="also run this scenario (a file, or a project scenario's name) beside the built-in "
-        "ones and the project's (repeatable)",
-    )
-    gate.add_argument(
-        "--only",
-        action="store_true",
-        help="run only the scenarios given with --scenario",
-    )
-    _junit_argument(gate)
-    _mode_arguments(gate)
-    gate.add_argument(
-        "--jobs",
-        type=int,
-        default=None,
-        metavar="N",
-        help="worker processes for the runs (default: one per CPU; 1 runs in this process); "
-        "live: clusters run side by side (default 2)",
-    )
-
-    check = sub.add_parser(
-        "check",
-        help="judge any history file (live, load, your own client, converted logs)",
-        description="Judge a history file (JSON Lines: a run header, then op and fault "
-        "records) against the invariants. Exit 0 pass, 1 violated, 2 malformed or unknown.",
-    )
-    check.add_argument("history", type=Path, help="the history file (history.jsonl)")
-    check.add_argument(
-        "--invariant",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="check only this invariant (repeatable; default: all, see `scanchaos list`)",
-    )
-    check.add_argument(
-        "--out",
-        type=Path,
-        help="also write verdict.json, summary.md, report.html and timeline.png into this folder",
-    )
-    _junit_argument(check)
-
-    report = sub.add_parser(
-        "report",
-        help="re-render report.html and timeline.png from a run (or gate) folder",
-        description="Re-render report.html and timeline.png from a run folder's history.jsonl "
-        "and verdict.json (a gate folder: every scenario's, and the gate page with gate.json).",
-    )
-    report.add_argument("folder", type=Path, help="a run folder or a gate folder")
-
-    explore = sub.add_parser(
-        "explore", help="generate fault schedules until one breaks an invariant; shrink it"
-    )
-    explore.add_argument(
-        "--bug",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="switch on a planted regression (repeatable)",
-    )
-    explore.add_argument(
-        "--budget", type=float, default=60.0, help="wall seconds of exploration (default 60)"
-    )
-    explore.add_argument(
-        "--jobs",
-        type=int,
-        default=1,
-        help="processes; job i explores with seed + i (default 1)",
-    )
-    explore.add_argument(
-        "--seed", type=int, default=0, help="the first job's seed: same seed, same schedules"
-    )
-    explore.add_argument(
-        "--out", type=Path, help="output folder (default: a new one in reports/runs)"
-    )
-
-    sub.add_parser("list", help="list scenarios, planted regressions and invariants")
-
-    cleanup = sub.add_parser(
-        "cleanup",
-        help="stop the processes a killed live run or load left running",
-        description="Stop what killed live runs left behind: every process recorded by a run "
-        "whose harness is gone (checked by command line and start time), and whatever carries "
-        "its token. Without FOLDER: every run recorded on this machine (see "
-        "harness.live.leftovers); with FOLDER: the processes.json in those run folders.",
-    )
-    cleanup.add_argument("folder", type=Path, nargs="*", help="run folders (default: all runs)")
-    add_load_commands(sub)
-    return parser
-
-
-def _junit_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--junit",
-        type=Path,
-        metavar="PATH",
-        help="also write the JUnit XML report to PATH (it is always in the output folder)",
-    )
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
-
-
-def _mode_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--mode",
-        choices=("sim", "live"),
-        default="sim",
-        help="sim: embedded, virtual time; live: real redis-server and Gunicorn on 127.0.0.1",
-    )
-    parser.add_argument(
-        "--scale",
-        type=_positive,
-        default=None,
-        help="live: every duration times this factor (default 0.05: the 300 s TTL lasts 15 s)",
-    )
-    parser.add_argument(
-        "--redis-server", metavar="PATH", help="live: the redis-server binary (default: PATH)"
-    )
-    parser.add_argument(
-        "--outage",
-        choices=("stop", "pause"),
-        default="stop",
-        help="live: a Redis outage shuts the server down (stop) or SIGSTOPs it (pause)",
-    )
 
 
 def _live_options(args: argparse.Namespace) -> LiveOptions:
