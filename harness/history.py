@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -103,6 +103,21 @@ class Timing:
         return ended - began >= self.worker_timeout - self.slack
 
 
+def _builtins(record: Record) -> dict[str, Any]:
+    data: dict[str, Any] = msgspec.to_builtins(record)  # the `type` tag included
+    return data
+
+
+_R = TypeVar("_R", OpRecord, FaultRecord)
+
+
+def _validated(data: dict[str, Any], kind: type[_R], what: str) -> _R:
+    try:
+        return msgspec.convert(data, kind)
+    except msgspec.ValidationError as error:
+        raise HistoryFormatError(f"{what}: {error}") from None
+
+
 @dataclass(frozen=True)
 class RunInfo:
     scenario: str
@@ -173,17 +188,12 @@ class Operation:
         )
 
     def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = msgspec.to_builtins(self.to_record())
-        data["type"] = "op"
-        return data
+        return _builtins(self.to_record())
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Operation:
         """From a decoded JSON object, validated like a history line."""
-        try:
-            return cls.from_record(msgspec.convert(data, OpRecord))
-        except msgspec.ValidationError as error:
-            raise HistoryFormatError(f"operation: {error}") from None
+        return cls.from_record(_validated(data, OpRecord, "operation"))
 
     def retimed(self, clock: TimeMap) -> Operation:
         """The same call with every time it holds put through `clock`."""
@@ -214,17 +224,12 @@ class FaultEvent:
         return cls(record.index, record.fault, record.start, record.end, record.target)
 
     def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = msgspec.to_builtins(self.to_record())
-        data["type"] = "fault"
-        return data
+        return _builtins(self.to_record())
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FaultEvent:
         """From a decoded JSON object, validated like a history line."""
-        try:
-            return cls.from_record(msgspec.convert(data, FaultRecord))
-        except msgspec.ValidationError as error:
-            raise HistoryFormatError(f"fault: {error}") from None
+        return cls.from_record(_validated(data, FaultRecord, "fault"))
 
     def retimed(self, clock: TimeMap) -> FaultEvent:
         """The same window with its times put through `clock`."""

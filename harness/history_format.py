@@ -12,9 +12,11 @@ FaultRecord(index=0, fault='redis-outage', start=1.0, end=2.0, target=None)
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 import msgspec
+
+from reference_impl.entry import ReplyStatus
 
 __all__ = [
     "FAULT_KINDS",
@@ -35,31 +37,10 @@ __all__ = [
 
 OpKind = Literal["start", "status", "latest"]
 FaultKind = Literal["worker-restart", "redis-outage", "drop-column", "worker-timeout"]
-ReplyStatus = Literal[
-    "scanning",
-    "complete",
-    "partial",
-    "failed",
-    "not_found",
-    "unavailable",
-    "bad_request",
-    "error",
-    "lost",
-]
 
-OP_KINDS: tuple[str, ...] = ("start", "status", "latest")
-FAULT_KINDS: tuple[str, ...] = ("worker-restart", "redis-outage", "drop-column", "worker-timeout")
-REPLY_STATUSES: tuple[str, ...] = (
-    "scanning",
-    "complete",
-    "partial",
-    "failed",
-    "not_found",
-    "unavailable",
-    "bad_request",
-    "error",
-    "lost",
-)
+OP_KINDS: tuple[str, ...] = get_args(OpKind)
+FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
+REPLY_STATUSES: tuple[str, ...] = get_args(ReplyStatus)
 
 # A non-negative, finite number of seconds.
 Seconds = float
