@@ -124,11 +124,13 @@ class AskLatest(_Repeats):
 
 @dataclass(frozen=True)
 class Restart:
-    """Restart a worker by index, or the worker running a started scan (picked by index)."""
+    """Restart a worker by index, the worker running a started scan (picked by index), or, with
+    `idle`, the first worker running no scan (as an orchestrator restarts unhealthy workers)."""
 
     gap: float
     worker: int | None
     scan: int | None
+    idle: bool = False
 
 
 @dataclass(frozen=True)
@@ -202,8 +204,12 @@ def schedules(
             of_scan=st.none() | scan,
         ),
         "restart": st.builds(
-            Restart, gap=gap, worker=st.none() | st.integers(0, WORKERS - 1), scan=scan
-        ).map(lambda r: r if r.worker is None else replace(r, scan=None)),
+            Restart,
+            gap=gap,
+            worker=st.none() | st.integers(0, WORKERS - 1),
+            scan=scan,
+            idle=st.booleans(),
+        ).map(lambda r: r if r.worker is None and not r.idle else replace(r, scan=None)),
         "outage": st.builds(Outage, gap=gap, duration=st.sampled_from(OUTAGES)),
         "drop": st.builds(Drop, gap=gap, column=st.sampled_from(OPTIONAL_COLUMNS)),
     }
@@ -283,7 +289,9 @@ def place(schedule: Schedule) -> list[Placed]:
                 fanout=action.fanout,
             )
         elif isinstance(action, Restart):
-            if action.worker is not None:
+            if action.idle and action.worker is None:
+                item = RestartWorker(at=now, idle=True)
+            elif action.worker is not None:
                 item = RestartWorker(at=now, worker=action.worker)
             elif labels and action.scan is not None:
                 item = RestartWorker(at=now, scan=labels[action.scan % len(labels)])
