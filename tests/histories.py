@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from harness.history import History, RunInfo, Timing
-from reference_impl import Reply
+from reference_impl import Reply, ServiceConfig
 
 SCAN = "a" * 32
 OTHER = "b" * 32
@@ -98,3 +98,13 @@ NOT_FOUND = Reply("not_found")
 UNAVAILABLE = Reply("unavailable")
 ERROR = Reply("error", reason="boom")
 LOST = Reply("lost")
+
+
+#: service durations shortened for live tests: a few wall seconds per run at scale 0.05
+SHORT = ServiceConfig(
+    result_ttl=120.0,
+    scan_budget=40.0,
+    worker_timeout=60.0,
+    stall_timeout=10.0,
+    heartbeat_interval=2.0,
+)

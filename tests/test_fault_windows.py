@@ -18,16 +18,9 @@ from harness.load.record import OpRecorder, ServiceInfo, merge, read_folder
 from harness.load.spec import parse, plan
 from harness.runner import simulate
 from harness.scenario import Poll, RestartWorker, Scenario, Start
-from reference_impl import ServiceConfig
+from tests.histories import SHORT
 from tests.waiting import wait_for
 
-SHORT = ServiceConfig(
-    result_ttl=120.0,
-    scan_budget=40.0,
-    worker_timeout=60.0,
-    stall_timeout=10.0,
-    heartbeat_interval=2.0,
-)
 RESTART = Scenario(
     name="restart-short",
     description="the worker running a scan is killed mid-scan",

@@ -12,6 +12,7 @@ from harness.live.slack import measured_slack
 from harness.runner import simulate
 from harness.scenario import Poll, RedisOutage, RestartWorker, Scenario, Start
 from reference_impl import ServiceConfig
+from tests.histories import SHORT
 
 pytestmark = pytest.mark.live
 
@@ -25,13 +26,6 @@ INCIDENT = Scenario(
     ),
 )
 
-SHORT = ServiceConfig(
-    result_ttl=120.0,
-    scan_budget=40.0,
-    worker_timeout=60.0,
-    stall_timeout=10.0,
-    heartbeat_interval=2.0,
-)
 
 RESTART = Scenario(
     name="restart-short",
