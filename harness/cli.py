@@ -7,6 +7,7 @@ regression escaped), 2 bad input, 3 infrastructure failure.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -26,7 +27,7 @@ from harness.load.cli import cmd_load, cmd_serve
 from harness.project import gate_refs, project_config, resolve
 from harness.report.ci import check_junit, publish
 from harness.report.files import OutDirError
-from harness.report.rundir import ReportInputError
+from harness.report.rundir import HISTORY_FILE, ReportInputError
 from harness.scenario import ScenarioError, available, load
 from reference_impl import BUGS, UnknownBugError, validate_bugs
 
@@ -62,14 +63,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
     scenario, _ = load(resolve(args.scenario))
     options = _live_options(args)
     out = _out(args, scenario.name + "".join(f"-{b}" for b in bugs))
+    # Written as the run goes: a run killed half-way still leaves what it saw.
+    journal = out / HISTORY_FILE
     began = time.perf_counter()
     if args.mode == "live":
         begin_live(out)
         from harness.live.runner import run_live
 
-        result = run_live(scenario, bugs=bugs, seed=args.seed, options=options, ref=args.scenario)
+        result = run_live(
+            scenario, bugs=bugs, seed=args.seed, options=options, ref=args.scenario, journal=journal
+        )
     else:
-        result = simulate(scenario, bugs=bugs, seed=args.seed, ref=args.scenario)
+        result = simulate(scenario, bugs=bugs, seed=args.seed, ref=args.scenario, journal=journal)
     seconds = time.perf_counter() - began
     written = write_run(
         out, result.history, result.verdict, description=scenario.description, seconds=seconds
@@ -251,6 +256,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LiveClusterError as error:
         print(f"scanchaos: error: {error}", file=sys.stderr)
         return EXIT_INFRA
+    except BrokenPipeError:
+        # The reader went away (`scanchaos list | head`): say nothing more, as cat would.
+        # Python's documented recipe: point stdout at devnull so the exit flush cannot fail.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     except KeyboardInterrupt as error:
         print("scanchaos: interrupted", file=sys.stderr)
         return 128 + (signal.SIGTERM if isinstance(error, _Terminated) else signal.SIGINT)

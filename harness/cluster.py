@@ -12,7 +12,7 @@ answers). An instant fault (a dropped column) has `end == start`.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, Self
 
 from harness.history import History
 
@@ -24,6 +24,12 @@ class Cluster(Protocol):
 
     @property
     def history(self) -> History: ...
+
+    def __enter__(self) -> Self:
+        """Start the cluster: a `with` block holds it for one run."""
+
+    def __exit__(self, *exc: object) -> None:
+        """Stop everything the cluster started, also when the block raised."""
 
     def start_scan(self, *, at: float, user: str, label: str, worker: int | None = None) -> None:
         """`user` starts a scan, named `label` by the scenario, on `worker` (any free one)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import msgspec
 
@@ -32,6 +32,7 @@ from reference_impl.config import TIMING_FIELDS
 
 __all__ = [
     "FAULT_KINDS",
+    "UNFINISHED",
     "FaultEvent",
     "FaultKind",
     "History",
@@ -236,11 +237,44 @@ class FaultEvent:
         return replace(self, start=clock(self.start), end=clock(self.end))
 
 
+#: what the header of a history still being written says, until the run rewrites it at its end
+UNFINISHED = "the run stopped before its end (its history was being written as it ran)"
+
+
 @dataclass
 class History:
     info: RunInfo
     ops: list[Operation] = field(default_factory=list)
     faults: list[FaultEvent] = field(default_factory=list)
+    _journal: IO[bytes] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def journal(self, path: Path) -> None:
+        """Write every record to `path` as it is recorded, so that a run killed by any signal,
+        SIGKILL included, leaves a history valid up to its last complete line.
+
+        The header says the run is `UNFINISHED` until `write` replaces the file with the
+        whole history at the end. Records go out in the order they were recorded (an operation
+        when its reply came); reading sorts them by index.
+        """
+        self.close_journal()
+        self._journal = path.open("wb")
+        header = replace(self.info, interrupted=self.info.interrupted or UNFINISHED)
+        self._append(header.to_record())
+        for operation in self.ops:
+            self._append(operation.to_record())
+        for event in self.faults:
+            self._append(event.to_record())
+
+    def _append(self, record: Record) -> None:
+        if self._journal is not None:
+            # Unbuffered to the OS: what the kernel holds survives the process being killed.
+            self._journal.write(encode_record(record) + b"\n")
+            self._journal.flush()
+
+    def close_journal(self) -> None:
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
 
     def record(
         self,
@@ -262,6 +296,7 @@ class History:
     def _keep(self, operation: Operation) -> Operation:
         """Where a recorded operation goes: into `ops` (a recorder may write it out instead)."""
         self.ops.append(operation)
+        self._append(operation.to_record())
         return operation
 
     def fault(
@@ -269,6 +304,7 @@ class History:
     ) -> FaultEvent:
         event = FaultEvent(len(self.faults), fault, start, end, target)
         self.faults.append(event)
+        self._append(event.to_record())
         return event
 
     def records(self) -> Iterator[Record]:
@@ -284,7 +320,11 @@ class History:
         return b"".join(encode_record(record) + b"\n" for record in self.records()).decode()
 
     def write(self, path: Path) -> None:
-        path.write_text(self.dumps(), encoding="utf-8")
+        """Write the whole history to `path` at once: a reader sees the old file or the new one."""
+        self.close_journal()
+        partial = path.with_name(path.name + ".partial")
+        partial.write_text(self.dumps(), encoding="utf-8")
+        partial.replace(path)
 
     @classmethod
     def from_records(cls, records: Iterable[Record], source: str = "<history>") -> History:
@@ -350,4 +390,9 @@ class History:
         history = cls.from_records(records, str(path))
         if truncated and history.info.interrupted is None:
             history.info = replace(history.info, interrupted="the last line was cut off")
+        if history.info.interrupted is not None:
+            # The header was written before the run had an end: it lasted as far as its records.
+            ends = [o.end for o in history.ops] + [f.end for f in history.faults]
+            last = max(ends, default=0.0)
+            history.info = replace(history.info, duration=max(history.info.duration, last))
         return history

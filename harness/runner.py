@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from harness.checker import Checker, Verdict
+from harness.cluster import Cluster
 from harness.driver import drive
 from harness.history import History, RunInfo, Timing
 from harness.scenario import Scenario
 from harness.sim.cluster import SimCluster, WorkerProbe
 from reference_impl import ServiceConfig, validate_bugs
 
-__all__ = ["RunResult", "judge", "reproduce_command", "run_info", "service_config", "simulate"]
+__all__ = [
+    "RunResult",
+    "drive_journaled",
+    "judge",
+    "reproduce_command",
+    "run_info",
+    "service_config",
+    "simulate",
+]
 
 
 @dataclass
@@ -72,14 +82,16 @@ def simulate(
     seed: int = 0,
     ref: str | None = None,
     probe: WorkerProbe | None = None,
+    journal: Path | None = None,
 ) -> RunResult:
     """Run `scenario` on a `SimCluster` and check its history.
 
     `ref` is how the user named the scenario (a name or a path), for the reproduce command;
-    `probe` is told `(worker, event)` each time the service takes one of its interesting paths.
+    `probe` is told `(worker, event)` each time the service takes one of its interesting paths;
+    `journal`, a file the history is written to as the run goes (see `History.journal`).
     """
     config = service_config(scenario, bugs)
-    with SimCluster(
+    cluster = SimCluster(
         workers=scenario.workers,
         config=config,
         seed=seed,
@@ -87,6 +99,17 @@ def simulate(
         missing_columns=scenario.missing_columns,
         info=run_info(scenario, config, mode="sim", seed=seed, ref=ref),
         probe=probe,
-    ) as cluster:
-        drive(scenario, cluster)
+    )
+    drive_journaled(scenario, cluster, journal)
     return judge(scenario, cluster.history)
+
+
+def drive_journaled(scenario: Scenario, cluster: Cluster, journal: Path | None) -> None:
+    """Drive `scenario` on `cluster` (started and stopped here), journaling its history."""
+    if journal is not None:
+        cluster.history.journal(journal)
+    try:
+        with cluster:
+            drive(scenario, cluster)
+    finally:
+        cluster.history.close_journal()

@@ -48,7 +48,8 @@ def test_a_recorded_process_of_a_dead_harness_is_stopped(
     assert [e.pid for e in result.stopped] == [sleeper.pid]
     # reap waited for it (and, as its parent here, collected its exit status)
     assert not psutil.pid_exists(sleeper.pid)
-    assert result.line().startswith("stopped 1 process(es) the killed run of harness pid ")
+    assert result.line().startswith("the killed run of harness pid ")
+    assert "stopped 1 process(es) (sleeper (pid " in result.line()
 
 
 def test_a_pid_now_naming_another_process_is_left_alone(
@@ -92,7 +93,40 @@ def test_a_process_carrying_the_token_is_stopped_though_never_recorded(tmp_path:
 
 
 def test_a_record_round_trips_through_its_file(tmp_path: Path) -> None:
-    run = RunRecord("t-5", _dead_harness(), [ProcessEntry(7, 2.5, ("a", "b"), "x", "/bin/a")])
+    run = RunRecord(
+        "t-5", _dead_harness(), [ProcessEntry(7, 2.5, ("a", "b"), "x", "/bin/a")], ["/tmp/f"]
+    )
     path = tmp_path / "processes.json"
     path.write_text(run.to_json(), encoding="utf-8")
     assert RunRecord.read(path) == run
+
+
+def test_the_temporary_folders_of_a_dead_harness_are_removed(tmp_path: Path) -> None:
+    folder = tmp_path / "scanchaos-live-x"
+    (folder / "redis").mkdir(parents=True)
+    (folder / "gunicorn.log").write_text("log", encoding="utf-8")
+    gone = tmp_path / "scanchaos-live-already-removed"
+    result = reap(RunRecord("t-6", _dead_harness(), [], [str(folder), str(gone)]))
+    assert not folder.exists()
+    assert result.removed == (str(folder),)
+    assert result.line().endswith(f"left things behind: removed 1 folder(s) ({folder})")
+
+
+def test_the_temporary_folders_of_a_running_harness_are_left_alone(tmp_path: Path) -> None:
+    import os
+
+    folder = tmp_path / "scanchaos-live-y"
+    folder.mkdir()
+    result = reap(RunRecord("t-7", _entry(os.getpid(), "harness"), [], [str(folder)]))
+    assert result.still_running and folder.is_dir()
+
+
+def test_a_record_without_folders_reads_as_one_with_none(tmp_path: Path) -> None:
+    # Records written before folders were recorded carry no `folders` field.
+    path = tmp_path / "processes.json"
+    path.write_text(
+        '{"token": "t-8", "harness": {"pid": 1, "create_time": 0, "cmdline": [], "what": "h"},'
+        ' "processes": []}',
+        encoding="utf-8",
+    )
+    assert RunRecord.read(path).folders == []

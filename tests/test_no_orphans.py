@@ -12,6 +12,8 @@ import psutil
 import pytest
 import redis
 
+from harness.history import UNFINISHED, History
+from harness.report.rundir import read_run
 from reference_impl.keys import RESULT_PREFIX
 from tests.waiting import wait_for
 
@@ -117,6 +119,10 @@ def test_an_interrupted_live_run_leaves_nothing_behind(
     assert code == 128 + sig
     assert b"interrupted" in (tmp_path / "stderr").read_bytes()
     assert _alive(pids) == set()
+    # What the run saw until the signal is on disk, said to be unfinished, and can be judged.
+    history = History.read(tmp_path / "out" / "history.jsonl")
+    assert history.info.interrupted == UNFINISHED
+    assert read_run(tmp_path / "out").verdict.results
 
 
 def test_a_finished_live_run_leaves_nothing_behind(

@@ -25,6 +25,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from harness.history import UNFINISHED, History
 from harness.live.leftovers import RECORDS_ENV
 from harness.live.processes import NO_PDEATHSIG_ENV
 from tests.waiting import wait_for
@@ -120,6 +121,10 @@ class Harness:
                 found.append(f"{proc.pid} {_cmdline(proc)}")
         return found
 
+    def temp_folders(self) -> list[Path]:
+        """The live clusters' working folders the harness made and has not removed."""
+        return sorted((self.root / "tmp").glob("scanchaos-live-*"))
+
     def cleanup(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
@@ -159,9 +164,18 @@ def _kill_at_random_and_check(
         assert wait_for(lambda: not harness.leftovers(), 15), (
             f"kill {seed}: left behind: {harness.leftovers()}"
         )
+        if args[0] == "run" and after_up:
+            _check_journal(root / "out" / "history.jsonl")
         return after_up
     finally:
         harness.cleanup()
+
+
+def _check_journal(path: Path) -> None:
+    """A run killed once its cluster was up leaves the history it wrote so far, readable."""
+    history = History.read(path)  # raises on anything but a cut-off last line
+    assert history.info.interrupted in (UNFINISHED, "the last line was cut off")
+    assert history.info.scenario == "post-completion-404"
 
 
 def test_sigkilled_live_runs_leave_nothing(tmp_path: Path, redis_server_binary: str) -> None:
@@ -190,8 +204,10 @@ def _killed_without_deathsig(root: Path, redis_server_binary: str) -> Harness:
     harness = Harness(root, args, env={NO_PDEATHSIG_ENV: "1"})
     assert harness.watch_until(_has("", CLUSTER), 90), "the cluster never came up"
     harness.kill()
-    # Without the parent-death signal the whole cluster outlives the harness.
+    # Without the parent-death signal the whole cluster outlives the harness, and so does
+    # the cluster's working folder (as it does with the signal too: only a reaper removes it).
     assert len(harness.leftovers()) == CLUSTER, harness.leftovers()
+    assert len(harness.temp_folders()) == 1
     return harness
 
 
@@ -209,9 +225,12 @@ def test_cleanup_stops_what_a_run_without_deathsig_left(
         )
         assert cleanup.returncode == 0, cleanup.stderr
         assert cleanup.stdout.startswith(
-            f"stopped {CLUSTER} process(es) the killed run of harness pid {harness.proc.pid} left:"
+            f"the killed run of harness pid {harness.proc.pid} left things behind: "
+            f"stopped {CLUSTER} process(es) ("
         ), cleanup.stdout
+        assert "; removed 1 folder(s) (" in cleanup.stdout
         assert wait_for(lambda: not harness.leftovers(), 15), harness.leftovers()
+        assert not harness.temp_folders()
         again = subprocess.run(
             [sys.executable, "-m", "harness", "cleanup"],
             env=harness.env,
@@ -234,8 +253,9 @@ def test_the_next_run_stops_what_a_run_without_deathsig_left(
     nxt = Harness(tmp_path / "next", args, env={RECORDS_ENV: killed.env[RECORDS_ENV]})
     try:
         assert wait_for(lambda: not killed.leftovers(), 60), killed.leftovers()
-        expected = f"scanchaos: stopped {CLUSTER} process(es) the killed run of harness pid"
+        expected = f"left things behind: stopped {CLUSTER} process(es) ("
         assert wait_for(lambda: expected in nxt.stderr.read_text(), 30), nxt.stderr.read_text()
+        assert not killed.temp_folders()
         assert nxt.proc.poll() is None, "the next run did not go on after the clean-up"
         nxt.proc.send_signal(signal.SIGTERM)
         assert nxt.proc.wait(60) == 128 + signal.SIGTERM

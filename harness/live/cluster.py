@@ -55,6 +55,7 @@ import redis
 
 from harness.history import History, RunInfo, Timing
 from harness.live.faults import OutageKind
+from harness.live.leftovers import forget_folder, record_folder
 from harness.live.processes import GuardedHTTPExecutor, snapshot, wait_gone
 from harness.live.redis_server import (
     LiveClusterError,
@@ -146,6 +147,7 @@ class LiveCluster:
     def __enter__(self) -> LiveCluster:
         if self._workdir_arg is None:
             self.workdir = Path(tempfile.mkdtemp(prefix="scanchaos-live-"))
+            record_folder(self.workdir)
         else:
             self.workdir = self._workdir_arg
             self.workdir.mkdir(parents=True, exist_ok=True)
@@ -237,6 +239,7 @@ class LiveCluster:
             self.redis = None
         if self._own_workdir and self.workdir != Path():
             shutil.rmtree(self.workdir, ignore_errors=True)
+            forget_folder(self.workdir)
 
     # -- processes ----------------------------------------------------------------------
 

@@ -7,6 +7,9 @@ record of the harness process that started it, written
   (a temporary folder on purpose: no process outlives a reboot, so neither need its record);
 - and, once a command knows its output folder, there as `processes.json` (`write_into`).
 
+It also names the temporary folders the run made (a live cluster's working folder, with Redis's
+data and Gunicorn's log): a killed run cannot remove them, its reaper does.
+
 A record names its harness (pid and create time) and a token that every process the harness
 started carries in its environment (`SCANCHAOS_RUN_TOKEN`, inherited by their own children, such
 as Gunicorn's workers). A harness that exits normally has stopped its processes and removes its
@@ -26,6 +29,7 @@ import atexit
 import contextlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -45,9 +49,11 @@ __all__ = [
     "RecordError",
     "RunRecord",
     "begin_live",
+    "forget_folder",
     "reap",
     "reap_stale",
     "record",
+    "record_folder",
     "records_dir",
     "token",
     "write_into",
@@ -85,6 +91,8 @@ class RunRecord:
     token: str
     harness: ProcessEntry
     processes: list[ProcessEntry] = field(default_factory=list)
+    #: temporary folders the run made and removes when it ends
+    folders: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1) + "\n"
@@ -97,6 +105,7 @@ class RunRecord:
                 token=str(data["token"]),
                 harness=_entry(data["harness"]),
                 processes=[_entry(item) for item in data["processes"]],
+                folders=[str(folder) for folder in data.get("folders", [])],
             )
         except OSError as error:
             raise RecordError(f"{path}: cannot be read: {error.strerror}") from None
@@ -192,10 +201,19 @@ class _Recorder:
             ]
             if entry is not None:
                 self.record.processes.append(entry)
-            if self.index not in self.paths:
-                self.index.parent.mkdir(parents=True, exist_ok=True)
-                self.paths.append(self.index)
-            self._write()
+            self._save()
+
+    def folder(self, path: Path, keep: bool) -> None:
+        with self.lock:
+            folders = [f for f in self.record.folders if f != str(path)]
+            self.record.folders = [*folders, str(path)] if keep else folders
+            self._save()
+
+    def _save(self) -> None:
+        if self.index not in self.paths:
+            self.index.parent.mkdir(parents=True, exist_ok=True)
+            self.paths.append(self.index)
+        self._write()
 
     def also(self, path: Path) -> None:
         with self.lock:
@@ -215,7 +233,8 @@ class _Recorder:
         if os.getpid() != self.pid:
             return  # a forked child inherited this at exit: the record is not its own
         with self.lock:
-            if not any(_matching(e, self.record.token) for e in self.record.processes):
+            running = any(_matching(e, self.record.token) for e in self.record.processes)
+            if not running and not self.record.folders:
                 with contextlib.suppress(OSError):
                     self.index.unlink()
 
@@ -242,6 +261,16 @@ def record(pid: int, what: str) -> None:
     _current().add(pid, what)
 
 
+def record_folder(path: Path) -> None:
+    """Write down that this process made the temporary folder `path` (and will remove it)."""
+    _current().folder(path, keep=True)
+
+
+def forget_folder(path: Path) -> None:
+    """`path` was removed: a reaper has nothing to do there."""
+    _current().folder(path, keep=False)
+
+
 def write_into(folder: Path) -> Path:
     """Keep a copy of this process's record in `folder` (a run's output folder), from now on."""
     path = folder / RECORD_FILE
@@ -257,15 +286,26 @@ class Reaped:
     #: the harness of the record still runs: nothing was touched
     still_running: bool = False
     stopped: tuple[ProcessEntry, ...] = ()
+    #: temporary folders of the run that were still there, now removed
+    removed: tuple[str, ...] = ()
 
     def line(self) -> str:
         harness = f"harness pid {self.record.harness.pid}"
         if self.still_running:
             return f"left alone: the run of {harness} is still running"
-        if not self.stopped:
+        if not self.stopped and not self.removed:
             return f"nothing left by the run of {harness}"
-        names = ", ".join(entry.describe() for entry in self.stopped)
-        return f"stopped {len(self.stopped)} process(es) the killed run of {harness} left: {names}"
+        parts = []
+        if self.stopped:
+            names = ", ".join(entry.describe() for entry in self.stopped)
+            parts.append(f"stopped {len(self.stopped)} process(es) ({names})")
+        if self.removed:
+            parts.append(f"removed {len(self.removed)} folder(s) ({', '.join(self.removed)})")
+        return f"the killed run of {harness} left things behind: {'; '.join(parts)}"
+
+    @property
+    def left_something(self) -> bool:
+        return bool(self.stopped or self.removed)
 
 
 def reap(run: RunRecord) -> Reaped:
@@ -286,7 +326,12 @@ def reap(run: RunRecord) -> Reaped:
             with contextlib.suppress(psutil.NoSuchProcess):
                 proc.kill()
         psutil.wait_procs(list(victims.values()), timeout=_KILL_WAIT)
-    return Reaped(run, stopped=tuple(stopped.values()))
+    removed = []
+    for folder in run.folders:
+        if Path(folder).is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return Reaped(run, stopped=tuple(stopped.values()), removed=tuple(removed))
 
 
 def _index_records() -> Iterable[tuple[Path, RunRecord | None]]:
@@ -332,7 +377,7 @@ def reap_folder(folder: Path) -> Reaped:
 def begin_live(out: Path | None) -> None:
     """Before a live command starts anything: stop what killed runs left, record into `out`."""
     for reaped in reap_stale():
-        if reaped.stopped:
+        if reaped.left_something:
             print(f"scanchaos: {reaped.line()}", file=sys.stderr)
     if out is not None:
         write_into(out)

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
-from harness.driver import drive
 from harness.live.cluster import LiveCluster
 from harness.live.faults import OutageKind
 from harness.live.schedule import READ_TIMEOUT, RunCancelled
 from harness.live.slack import with_measured_slack
 from harness.live.timing import DEFAULT_SCALE, WALL_SLACK, default_slack
-from harness.runner import RunResult, judge, run_info, service_config
+from harness.runner import RunResult, drive_journaled, judge, run_info, service_config
 from harness.scenario import Scenario
 
 __all__ = [
@@ -49,17 +49,19 @@ def run_live(
     options: LiveOptions | None = None,
     ref: str | None = None,
     cancel: threading.Event | None = None,
+    journal: Path | None = None,
 ) -> RunResult:
     """Run `scenario` on a fresh `LiveCluster` and check its history (in scenario time).
 
-    Setting `cancel` from another thread stops the run (`RunCancelled`) and the cluster.
+    Setting `cancel` from another thread stops the run (`RunCancelled`) and the cluster;
+    `journal` is a file the history is written to as the run goes (see `History.journal`).
     """
     opts = options or LiveOptions()
     config = service_config(scenario, bugs)
     slack = opts.slack if opts.slack is not None else default_slack(opts.scale)
     scale = f" --scale {opts.scale}" if opts.scale != DEFAULT_SCALE else ""
     info = run_info(scenario, config, mode="live", seed=seed, ref=ref, slack=slack, options=scale)
-    with LiveCluster(
+    cluster = LiveCluster(
         workers=scenario.workers,
         config=config,
         scale=opts.scale,
@@ -69,8 +71,8 @@ def run_live(
         info=info,
         outage=opts.outage,
         cancel=cancel,
-    ) as cluster:
-        drive(scenario, cluster)
+    )
+    drive_journaled(scenario, cluster, journal)
     history = cluster.history
     if opts.slack is None:
         with_measured_slack(history, opts.scale)

@@ -13,7 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from harness.checker import INVARIANTS, JUDGEMENTS, InvariantResult, LostByFault, Verdict, Violation
+from harness.checker import (
+    INVARIANTS,
+    JUDGEMENTS,
+    Checker,
+    InvariantResult,
+    LostByFault,
+    Verdict,
+    Violation,
+)
 from harness.history import History, HistoryFormatError
 
 HISTORY_FILE = "history.jsonl"
@@ -123,7 +131,10 @@ def read_json(path: Path) -> dict[str, Any]:
 
 
 def read_run(folder: Path) -> RunRecord:
-    """The run recorded in `folder` (its `history.jsonl` and `verdict.json`)."""
+    """The run recorded in `folder` (its `history.jsonl` and `verdict.json`).
+
+    A run killed before its end wrote no verdict: its history is judged here, as far as it goes.
+    """
     history_path = folder / HISTORY_FILE
     if not history_path.is_file():
         raise ReportInputError(f"{history_path}: no such file")
@@ -132,6 +143,8 @@ def read_run(folder: Path) -> RunRecord:
     except HistoryFormatError as error:
         raise ReportInputError(str(error)) from None
     verdict_path = folder / VERDICT_FILE
+    if history.info.interrupted is not None and not verdict_path.exists():
+        return RunRecord(history, Checker().check(history))
     verdict, judgements = verdict_from_json(read_json(verdict_path), str(verdict_path))
     return RunRecord(history, verdict, judgements)
 
