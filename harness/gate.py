@@ -48,8 +48,8 @@ __all__ = [
 class GateResult(MatrixQueries):
     """A gate's verdict in any mode: the fixed service on every scenario, then the kill matrix.
 
-    A live gate's cells and fixed-service runs are held to the simulated gate's: a difference
-    in the invariants violated is a mismatch, and fails the gate.
+    A live gate's cells and fixed-service runs are held to the simulated gate's: a verdict that
+    disagrees (`harness.matrix.agrees`) is a mismatch, and fails the gate.
     """
 
     seed: int

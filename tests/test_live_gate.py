@@ -51,6 +51,24 @@ def test_caught_by_other_invariants_than_in_simulation_is_a_mismatch() -> None:
     assert not live.passed
 
 
+def test_caught_through_fewer_or_more_invariants_sharing_one_agrees() -> None:
+    # A stale memory copy breaks terminal-is-final too only if a read lands after completion.
+    both = ("monotonic-reads", "terminal-is-final")
+    sim = _gate([Cell("a", "x", True, both), Cell("b", "x", True, ("monotonic-reads",))])
+    live = hold_to_simulation(
+        _gate([Cell("a", "x", True, ("monotonic-reads",)), Cell("b", "x", True, both)]), sim
+    )
+    assert live.mismatches == []
+    assert live.passed and live.mark("a", "x") == "x"  # caught, not claimed
+
+
+def test_a_fixed_service_run_failing_live_only_is_a_mismatch() -> None:
+    from harness.matrix import baseline_mismatches
+
+    [mismatch] = baseline_mismatches({"a": ("no-server-errors",), "b": ()}, {"a": (), "b": ()})
+    assert mismatch.describe() == "a / fixed service: simulation pass; live no-server-errors"
+
+
 def test_plan_runs_claims_and_falls_back_to_what_simulation_caught() -> None:
     unclaimed = Scenario(name="b", description="", duration=60.0, steps=INCIDENT.steps, catches=())
     sim = _gate(

@@ -3,9 +3,10 @@
 Every scenario runs live on the fixed service; each planted regression runs live against the
 scenarios meant to catch it (its `catches` claims; a regression no scenario claims runs against
 the scenarios that catch it in simulation). The simulated gate runs first (it takes seconds);
-every live cell and fixed-service run must violate the same invariants as its simulated twin, or
-the cell is a mismatch and the gate fails. A regression listed in `LIVE_LIMITS` is not run live,
-and the reports say why. The result is the simulated gate's `GateResult`, in mode "live".
+every live cell and fixed-service run must agree with its simulated twin
+(`harness.matrix.agrees`: both pass, or both fail with an invariant in common), or the cell is
+a mismatch and the gate fails. A regression listed in `LIVE_LIMITS` is not run live, and the
+reports say why. The result is the simulated gate's `GateResult`, in mode "live".
 """
 
 from __future__ import annotations

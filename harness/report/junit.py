@@ -10,8 +10,8 @@ For the gate: suite `scanchaos.fixed-service` has one case per scenario (fails o
 violation); suite `scanchaos.kill-matrix` one case per (regression, scenario) cell that ran,
 which names the invariants that caught it and fails when the scenario claims to catch the
 regression and does not; suite `scanchaos.regressions` one case per planted regression, which
-fails when no scenario catches it. A live gate's case also fails when its run violated other
-invariants than the simulated run of the same pair (`differs-from-simulation`).
+fails when no scenario catches it. A live gate's case also fails when its verdict disagrees
+with the simulated run of the same pair (`differs-from-simulation`, see `harness.matrix.agrees`).
 """
 
 from __future__ import annotations
