@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from harness.cli_options import bug_option, junit_option, out_option
 from harness.load.cli import add_commands as add_load_commands
 
 __all__ = ["parser"]
@@ -19,23 +20,17 @@ def parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run one scenario and check its history")
     run.add_argument("scenario", help="a scenario name (see `scanchaos list`) or a path")
-    run.add_argument(
-        "--bug",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="switch on a planted regression (repeatable)",
-    )
+    bug_option(run)
     run.add_argument(
         "--seed", type=int, default=0, help="seeds the simulation's choices (default 0)"
     )
-    run.add_argument("--out", type=Path, help="output folder (default: a new one in reports/runs)")
-    _junit_argument(run)
+    out_option(run)
+    junit_option(run)
     _mode_arguments(run)
 
     gate = sub.add_parser("gate", help="every scenario on the fixed service, then the kill matrix")
     gate.add_argument("--seed", type=int, default=0, help="seeds every run (default 0)")
-    gate.add_argument("--out", type=Path, help="output folder (default: a new one in reports/runs)")
+    out_option(gate)
     gate.add_argument(
         "--scenario",
         action="append",
@@ -49,7 +44,7 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run only the scenarios given with --scenario",
     )
-    _junit_argument(gate)
+    junit_option(gate)
     _mode_arguments(gate)
     gate.add_argument(
         "--jobs",
@@ -79,7 +74,7 @@ def parser() -> argparse.ArgumentParser:
         type=Path,
         help="also write verdict.json, summary.md, report.html and timeline.png into this folder",
     )
-    _junit_argument(check)
+    junit_option(check)
 
     report = sub.add_parser(
         "report",
@@ -92,13 +87,7 @@ def parser() -> argparse.ArgumentParser:
     explore = sub.add_parser(
         "explore", help="generate fault schedules until one breaks an invariant; shrink it"
     )
-    explore.add_argument(
-        "--bug",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="switch on a planted regression (repeatable)",
-    )
+    bug_option(explore)
     explore.add_argument(
         "--budget", type=float, default=60.0, help="wall seconds of exploration (default 60)"
     )
@@ -111,9 +100,7 @@ def parser() -> argparse.ArgumentParser:
     explore.add_argument(
         "--seed", type=int, default=0, help="the first job's seed: same seed, same schedules"
     )
-    explore.add_argument(
-        "--out", type=Path, help="output folder (default: a new one in reports/runs)"
-    )
+    out_option(explore)
 
     sub.add_parser("list", help="list scenarios, planted regressions and invariants")
 
@@ -128,15 +115,6 @@ def parser() -> argparse.ArgumentParser:
     cleanup.add_argument("folder", type=Path, nargs="*", help="run folders (default: all runs)")
     add_load_commands(sub)
     return parser
-
-
-def _junit_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--junit",
-        type=Path,
-        metavar="PATH",
-        help="also write the JUnit XML report to PATH (it is always in the output folder)",
-    )
 
 
 def _positive(text: str) -> float:

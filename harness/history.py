@@ -7,7 +7,7 @@ On disk it is JSON Lines: a `run` header, then `op` and `fault` records in order
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -21,9 +21,7 @@ from harness.history_format import (
     OpKind,
     OpRecord,
     Record,
-    ReplyRecord,
     RunRecord,
-    TimingRecord,
     decode_record,
     encode_record,
 )
@@ -104,6 +102,16 @@ class Timing:
         return ended - began >= self.worker_timeout - self.slack
 
 
+_T = TypeVar("_T")
+
+
+def _converted(value: object, kind: type[_T]) -> _T:
+    """`value` (an in-memory dataclass or its on-disk record) as `kind`, field by field by name,
+    nested ones included: the one conversion between the two forms, so a field added to both
+    needs no copying code."""
+    return msgspec.convert(value, kind, from_attributes=True)
+
+
 def _builtins(record: Record) -> dict[str, Any]:
     data: dict[str, Any] = msgspec.to_builtins(record)  # the `type` tag included
     return data
@@ -133,16 +141,11 @@ class RunInfo:
     interrupted: str | None = None
 
     def to_record(self) -> RunRecord:
-        data = asdict(self)
-        data["timing"] = TimingRecord(**data["timing"])
-        data["bugs"] = tuple(self.bugs)
-        return RunRecord(**data)
+        return _converted(self, RunRecord)
 
     @classmethod
     def from_record(cls, record: RunRecord) -> RunInfo:
-        data = msgspec.structs.asdict(record)
-        data["timing"] = Timing(**msgspec.structs.asdict(record.timing))
-        return cls(**data)
+        return _converted(record, cls)
 
 
 @dataclass(frozen=True)
@@ -162,31 +165,11 @@ class Operation:
     label: str | None = None
 
     def to_record(self) -> OpRecord:
-        return OpRecord(
-            index=self.index,
-            op=self.op,
-            user=self.user,
-            worker=self.worker,
-            start=_t(self.start),
-            end=_t(self.end),
-            reply=msgspec.convert(self.reply, ReplyRecord, from_attributes=True),
-            scan_id=self.scan_id,
-            label=self.label,
-        )
+        return _converted(replace(self, start=_t(self.start), end=_t(self.end)), OpRecord)
 
     @classmethod
     def from_record(cls, record: OpRecord) -> Operation:
-        return cls(
-            index=record.index,
-            op=record.op,
-            user=record.user,
-            worker=record.worker,
-            start=record.start,
-            end=record.end,
-            reply=Reply(**msgspec.structs.asdict(record.reply)),
-            scan_id=record.scan_id,
-            label=record.label,
-        )
+        return _converted(record, cls)
 
     def to_json(self) -> dict[str, Any]:
         return _builtins(self.to_record())
@@ -218,11 +201,11 @@ class FaultEvent:
     target: str | None = None
 
     def to_record(self) -> FaultRecord:
-        return FaultRecord(self.index, self.fault, _t(self.start), _t(self.end), self.target)
+        return _converted(replace(self, start=_t(self.start), end=_t(self.end)), FaultRecord)
 
     @classmethod
     def from_record(cls, record: FaultRecord) -> FaultEvent:
-        return cls(record.index, record.fault, record.start, record.end, record.target)
+        return _converted(record, cls)
 
     def to_json(self) -> dict[str, Any]:
         return _builtins(self.to_record())

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from harness.cli_options import bug_option, junit_option, out_option
 from harness.exits import EXIT_PASS, EXIT_VIOLATION, BadInput
 from harness.live.timing import DEFAULT_SCALE
 from harness.load.spec import DEFAULT_SPEC
@@ -23,9 +24,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         parser.add_argument(
             "--workers", type=int, default=workers, help=f"Gunicorn workers (default {workers})"
         )
-        parser.add_argument(
-            "--bug", action="append", default=[], metavar="NAME", help="a planted regression"
-        )
+        bug_option(parser, help="a planted regression")
         parser.add_argument(
             "--scale",
             type=float,
@@ -49,13 +48,8 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         help="fault schedule, e.g. 'kill/6s,pause@4s/10s+1s,restart@15s+1s' or 'none' "
         f"(default {DEFAULT_SPEC!r}; grammar in docs/load.md)",
     )
-    load.add_argument("--out", type=Path, help="output folder (default: a new one in reports/runs)")
-    load.add_argument(
-        "--junit",
-        type=Path,
-        metavar="PATH",
-        help="also write the JUnit XML report to PATH (it is always in the output folder)",
-    )
+    out_option(load)
+    junit_option(load)
     load.add_argument("--seed", type=int, default=0, help="seeds the nemesis's choice of victims")
     load.add_argument("--scanners", type=int, default=2, help="users that start scans")
     load.add_argument(

@@ -1,0 +1,29 @@
+"""Options more than one `scanchaos` subcommand takes, declared once (`cli_parser`, `load.cli`)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+__all__ = ["bug_option", "junit_option", "out_option"]
+
+
+def bug_option(
+    parser: argparse.ArgumentParser, help: str = "switch on a planted regression (repeatable)"
+) -> None:
+    parser.add_argument("--bug", action="append", default=[], metavar="NAME", help=help)
+
+
+def out_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--out", type=Path, help="output folder (default: a new one in reports/runs)"
+    )
+
+
+def junit_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--junit",
+        type=Path,
+        metavar="PATH",
+        help="also write the JUnit XML report to PATH (it is always in the output folder)",
+    )
