@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import fields
 from pathlib import Path
 
 from harness.cli_options import bug_option, junit_option, out_option
@@ -139,22 +140,12 @@ def cmd_load(args: argparse.Namespace) -> int:
 
     bugs = tuple(sorted(validate_bugs(args.bug)))
     check_junit(args.junit)
-    options = LoadOptions(
-        users=args.users,
-        spawn_rate=args.spawn_rate,
-        duration=args.duration,
-        workers=args.workers,
-        bugs=bugs,
-        nemesis=args.nemesis,
-        out=args.out or default_out_dir("load" + "".join(f"-{b}" for b in bugs)),
-        scale=args.scale,
-        seed=args.seed,
-        scanners=args.scanners,
-        linger=args.linger,
-        poll_interval=args.poll_interval,
-        locust_workers=args.locust_workers,
-        redis_server=args.redis_server,
-    )
+    out = args.out or default_out_dir("load" + "".join(f"-{b}" for b in bugs))
+    # Every other option is named as the field it sets.
+    given = {
+        f.name: getattr(args, f.name) for f in fields(LoadOptions) if f.name not in ("bugs", "out")
+    }
+    options = LoadOptions(**given, bugs=bugs, out=out)
     try:
         validate(options)
     except (LoadOptionError, NemesisSpecError) as error:
