@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any, ClassVar, Generic, Self, TypeVar
 
 import msgspec
 
@@ -148,8 +148,33 @@ class RunInfo:
         return _converted(record, cls)
 
 
+class _Stored(Generic[_R]):
+    """An operation or a fault window: a frozen dataclass in memory, its `_record` on disk (times
+    to the microsecond) and that record's builtins in JSON."""
+
+    _record: ClassVar[type[Any]]
+    #: what a validation error calls it
+    _what: ClassVar[str]
+
+    def to_record(self) -> _R:
+        record: _R = _converted(self, self._record)
+        return msgspec.structs.replace(record, start=_t(record.start), end=_t(record.end))
+
+    @classmethod
+    def from_record(cls, record: _R) -> Self:
+        return _converted(record, cls)
+
+    def to_json(self) -> dict[str, Any]:
+        return _builtins(self.to_record())
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Self:
+        """From a decoded JSON object, validated like a history line."""
+        return cls.from_record(_validated(data, cls._record, cls._what))
+
+
 @dataclass(frozen=True)
-class Operation:
+class Operation(_Stored[OpRecord]):
     """One client call: who asked which worker what, when, and what came back."""
 
     index: int
@@ -164,20 +189,8 @@ class Operation:
     #: the scenario's name for the scan, when it has one
     label: str | None = None
 
-    def to_record(self) -> OpRecord:
-        return _converted(replace(self, start=_t(self.start), end=_t(self.end)), OpRecord)
-
-    @classmethod
-    def from_record(cls, record: OpRecord) -> Operation:
-        return _converted(record, cls)
-
-    def to_json(self) -> dict[str, Any]:
-        return _builtins(self.to_record())
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Operation:
-        """From a decoded JSON object, validated like a history line."""
-        return cls.from_record(_validated(data, OpRecord, "operation"))
+    _record = OpRecord
+    _what = "operation"
 
     def retimed(self, clock: TimeMap) -> Operation:
         """The same call with every time it holds put through `clock`."""
@@ -190,7 +203,7 @@ class Operation:
 
 
 @dataclass(frozen=True)
-class FaultEvent:
+class FaultEvent(_Stored[FaultRecord]):
     """A fault window: what was broken from when to when (instant faults have end == start)."""
 
     index: int
@@ -200,20 +213,8 @@ class FaultEvent:
     #: the worker or column the fault was aimed at
     target: str | None = None
 
-    def to_record(self) -> FaultRecord:
-        return _converted(replace(self, start=_t(self.start), end=_t(self.end)), FaultRecord)
-
-    @classmethod
-    def from_record(cls, record: FaultRecord) -> FaultEvent:
-        return _converted(record, cls)
-
-    def to_json(self) -> dict[str, Any]:
-        return _builtins(self.to_record())
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> FaultEvent:
-        """From a decoded JSON object, validated like a history line."""
-        return cls.from_record(_validated(data, FaultRecord, "fault"))
+    _record = FaultRecord
+    _what = "fault"
 
     def retimed(self, clock: TimeMap) -> FaultEvent:
         """The same window with its times put through `clock`."""

@@ -13,6 +13,7 @@ Nothing here knows about the planted regressions: the same generator serves ever
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import TypedDict
 
 from hypothesis import strategies as st
 
@@ -85,15 +86,27 @@ class Begin:
     worker: int | None
 
 
+class _Window(TypedDict):
+    start: float
+    until: float
+    every: float
+    fanout: int
+
+
 class _Repeats:
-    """A step repeated `rounds` times, `every` seconds apart."""
+    """A step repeated `rounds` times, `every` seconds apart, `fanout` requests a round."""
 
     rounds: int
     every: float
+    fanout: int
 
     @property
     def span(self) -> float:
         return (self.rounds - 1) * self.every
+
+    def window(self, now: float) -> _Window:
+        """The repetition as the scenario step placed at `now` takes it."""
+        return _Window(start=now, until=now + self.span, every=self.every, fanout=self.fanout)
 
 
 @dataclass(frozen=True)
@@ -268,26 +281,12 @@ def place(schedule: Schedule) -> list[Placed]:
             user = None
             if action.other_user:
                 user = USERS[(USERS.index(owner[label]) + 1) % len(USERS)]
-            item = Poll(
-                scan=label,
-                start=now,
-                until=now + action.span,
-                every=action.every,
-                fanout=action.fanout,
-                user=user,
-                worker=action.worker,
-            )
+            item = Poll(scan=label, user=user, worker=action.worker, **action.window(now))
         elif isinstance(action, AskLatest):
             asker = action.user
             if action.of_scan is not None and labels:
                 asker = owner[labels[action.of_scan % len(labels)]]
-            item = Latest(
-                user=asker,
-                start=now,
-                until=now + action.span,
-                every=action.every,
-                fanout=action.fanout,
-            )
+            item = Latest(user=asker, **action.window(now))
         elif isinstance(action, Restart):
             if action.idle and action.worker is None:
                 item = RestartWorker(at=now, idle=True)

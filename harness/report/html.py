@@ -63,12 +63,10 @@ class EvidenceLink:
 
 @dataclass(frozen=True)
 class ViolationView:
+    """A violation as the page lists it: numbered, its evidence linked where the history has it."""
+
     number: int
-    invariant: str
-    at: float
-    after_completion: float | None
-    message: str
-    count: int
+    violation: Violation
     evidence: tuple[EvidenceLink, ...]
 
 
@@ -246,15 +244,7 @@ def run_view(
 
 
 def _violation_view(number: int, v: Violation, by_index: dict[int, Operation]) -> ViolationView:
-    return ViolationView(
-        number=number,
-        invariant=v.invariant,
-        at=v.at,
-        after_completion=v.after_completion,
-        message=v.message,
-        count=v.count,
-        evidence=tuple(EvidenceLink(i, i in by_index) for i in v.evidence),
-    )
+    return ViolationView(number, v, tuple(EvidenceLink(i, i in by_index) for i in v.evidence))
 
 
 def render_html(runs: Sequence[RunView], *, title: str, matrix: KillMatrix | None = None) -> str:
