@@ -6,7 +6,7 @@ On disk it is JSON Lines: a `run` header, then `op` and `fault` records in order
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any, ClassVar, Generic, Self, TypeVar
@@ -22,11 +22,11 @@ from harness.history_format import (
     OpRecord,
     Record,
     RunRecord,
+    Timing,
     decode_record,
     encode_record,
 )
-from reference_impl import Reply, ServiceConfig
-from reference_impl.config import TIMING_FIELDS
+from reference_impl import Reply
 
 __all__ = [
     "FAULT_KINDS",
@@ -62,44 +62,6 @@ def retime_reply(reply: Reply, clock: TimeMap) -> Reply:
         started_at=None if reply.started_at is None else clock(reply.started_at),
         finished_at=None if reply.finished_at is None else clock(reply.finished_at),
     )
-
-
-@dataclass(frozen=True)
-class Timing:
-    """The durations the checker judges by, in scenario seconds: the service's own
-    (`reference_impl.config.TIMING_FIELDS`, defaults from `ServiceConfig`) and the clock slack."""
-
-    result_ttl: float = ServiceConfig.result_ttl
-    memory_ttl: float = ServiceConfig.memory_ttl
-    cleanup_interval: float = ServiceConfig.cleanup_interval
-    scan_budget: float = ServiceConfig.scan_budget
-    worker_timeout: float = ServiceConfig.worker_timeout
-    heartbeat_interval: float = ServiceConfig.heartbeat_interval
-    stall_timeout: float = ServiceConfig.stall_timeout
-    #: how far apart two clocks may be (0 in simulation; live processes need some)
-    slack: float = 0.0
-
-    @classmethod
-    def of(cls, config: ServiceConfig, slack: float = 0.0) -> Timing:
-        return cls.declared({name: getattr(config, name) for name in TIMING_FIELDS}, slack=slack)
-
-    @classmethod
-    def declared(
-        cls, durations: Mapping[str, float], *, scale: float = 1.0, slack: float = 0.0
-    ) -> Timing:
-        """From durations a service declares (wall seconds at `scale`); others are ignored."""
-        known = {n: float(durations[n]) / scale for n in TIMING_FIELDS if n in durations}
-        return cls(**known, slack=slack)
-
-    @property
-    def fault_grace(self) -> float:
-        """After a Redis fault ends: time for the cleanup loop to repair deferred writes."""
-        return self.cleanup_interval + self.slack
-
-    def outlived_worker_timeout(self, began: float, ended: float) -> bool:
-        """Did a request that the worker took at `began` and that ended at `ended` run into the
-        worker timeout? The one rule for a worker-timeout kill, within the clock slack."""
-        return ended - began >= self.worker_timeout - self.slack
 
 
 _T = TypeVar("_T")

@@ -12,10 +12,12 @@ FaultRecord(index=0, fault='redis-outage', start=1.0, end=2.0, target=None)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal, get_args
 
 import msgspec
 
+from reference_impl.config import TIMING_FIELDS, ServiceConfig
 from reference_impl.entry import ReplyStatus
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "Record",
     "ReplyRecord",
     "RunRecord",
+    "Timing",
     "TimingRecord",
     "decode_record",
     "encode_record",
@@ -56,15 +59,47 @@ class _Record(
     pass
 
 
-class TimingRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    result_ttl: Seconds = 300.0
-    memory_ttl: Seconds = 10.0
-    cleanup_interval: Seconds = 2.0
-    scan_budget: Seconds = 150.0
-    worker_timeout: Seconds = 180.0
-    heartbeat_interval: Seconds = 5.0
-    stall_timeout: Seconds = 30.0
+class Timing(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The durations the checker judges by, in scenario seconds: the service's own
+    (`reference_impl.config.TIMING_FIELDS`, defaults from `ServiceConfig`) and the clock slack.
+
+    The run header stores it as it is, so its fields are listed once for memory and disk."""
+
+    result_ttl: Seconds = ServiceConfig.result_ttl
+    memory_ttl: Seconds = ServiceConfig.memory_ttl
+    cleanup_interval: Seconds = ServiceConfig.cleanup_interval
+    scan_budget: Seconds = ServiceConfig.scan_budget
+    worker_timeout: Seconds = ServiceConfig.worker_timeout
+    heartbeat_interval: Seconds = ServiceConfig.heartbeat_interval
+    stall_timeout: Seconds = ServiceConfig.stall_timeout
+    #: how far apart two clocks may be (0 in simulation; live processes need some)
     slack: Seconds = 0.0
+
+    @classmethod
+    def of(cls, config: ServiceConfig, slack: float = 0.0) -> Timing:
+        return cls.declared({name: getattr(config, name) for name in TIMING_FIELDS}, slack=slack)
+
+    @classmethod
+    def declared(
+        cls, durations: Mapping[str, float], *, scale: float = 1.0, slack: float = 0.0
+    ) -> Timing:
+        """From durations a service declares (wall seconds at `scale`); others are ignored."""
+        known = {n: float(durations[n]) / scale for n in TIMING_FIELDS if n in durations}
+        return cls(**known, slack=slack)
+
+    @property
+    def fault_grace(self) -> float:
+        """After a Redis fault ends: time for the cleanup loop to repair deferred writes."""
+        return self.cleanup_interval + self.slack
+
+    def outlived_worker_timeout(self, began: float, ended: float) -> bool:
+        """Did a request that the worker took at `began` and that ended at `ended` run into the
+        worker timeout? The one rule for a worker-timeout kill, within the clock slack."""
+        return ended - began >= self.worker_timeout - self.slack
+
+
+#: the run header's timing record is the `Timing` itself (the name kept for existing readers)
+TimingRecord = Timing
 
 
 class RunRecord(_Record, tag="run", frozen=True, omit_defaults=False):
@@ -74,7 +109,7 @@ class RunRecord(_Record, tag="run", frozen=True, omit_defaults=False):
     bugs: tuple[str, ...] = ()
     workers: int = 3
     duration: Seconds = 0.0
-    timing: TimingRecord = msgspec.field(default_factory=TimingRecord)
+    timing: Timing = msgspec.field(default_factory=Timing)
     command: str = ""
     #: why the run stopped before its end (a signal), when it did
     interrupted: str | None = None

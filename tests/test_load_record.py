@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from harness.checker import Checker
@@ -28,7 +28,7 @@ from tests import histories
 
 EPOCH = 1_900_000_000.0
 SCALE = 0.05
-TIMING = replace(histories.TIMING, slack=load_slack(SCALE))
+TIMING = msgspec.structs.replace(histories.TIMING, slack=load_slack(SCALE))
 SERVICE = ServiceInfo(scale=SCALE, timing=TIMING, bugs=(), epoch=EPOCH)
 
 

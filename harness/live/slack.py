@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import msgspec
+
 from harness.history import History
 
 __all__ = ["TIMER_FLOOR", "SlackMeasurement", "measure", "measured_slack", "with_measured_slack"]
@@ -79,6 +81,7 @@ def measured_slack(history: History, scale: float) -> float:
 
 def with_measured_slack(history: History, scale: float) -> History:
     """`history` with its timing's slack set to what the run measured."""
-    timing = replace(history.info.timing, slack=round(measured_slack(history, scale), 6))
+    slack = round(measured_slack(history, scale), 6)
+    timing = msgspec.structs.replace(history.info.timing, slack=slack)
     history.info = replace(history.info, timing=timing)
     return history

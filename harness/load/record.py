@@ -20,6 +20,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
+import msgspec
+
 from harness.history import (
     FAULT_KINDS,
     FaultEvent,
@@ -58,7 +60,7 @@ class ServiceInfo:
     def to_json(self) -> dict[str, Any]:
         return {
             "scale": self.scale,
-            "timing": self.timing.__dict__,
+            "timing": msgspec.structs.asdict(self.timing),
             "bugs": list(self.bugs),
             "workers": self.workers,
             "epoch": self.epoch,
