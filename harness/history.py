@@ -103,7 +103,8 @@ class RunInfo:
     interrupted: str | None = None
 
     def to_record(self) -> RunRecord:
-        return _converted(self, RunRecord)
+        # The duration as given: a whole number stays one on disk (conversion would make a float).
+        return msgspec.structs.replace(_converted(self, RunRecord), duration=self.duration)
 
     @classmethod
     def from_record(cls, record: RunRecord) -> RunInfo:
@@ -114,13 +115,16 @@ class _Stored(Generic[_R]):
     """An operation or a fault window: a frozen dataclass in memory, its `_record` on disk (times
     to the microsecond) and that record's builtins in JSON."""
 
+    start: float
+    end: float
     _record: ClassVar[type[Any]]
     #: what a validation error calls it
     _what: ClassVar[str]
 
     def to_record(self) -> _R:
         record: _R = _converted(self, self._record)
-        return msgspec.structs.replace(record, start=_t(record.start), end=_t(record.end))
+        # Rounded from the times as given, so a whole number stays one on disk.
+        return msgspec.structs.replace(record, start=_t(self.start), end=_t(self.end))
 
     @classmethod
     def from_record(cls, record: _R) -> Self:
