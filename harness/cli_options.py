@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-__all__ = ["bug_option", "junit_option", "out_option"]
+__all__ = ["bug_option", "junit_option", "out_option", "seed_option"]
 
 
 def bug_option(
@@ -27,3 +27,8 @@ def junit_option(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="also write the JUnit XML report to PATH (it is always in the output folder)",
     )
+
+
+def seed_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """`--seed N` (default 0): `help` says what the seed decides in this subcommand."""
+    parser.add_argument("--seed", type=int, default=0, help=help)

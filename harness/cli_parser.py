@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from harness.cli_options import bug_option, junit_option, out_option
+from harness.cli_options import bug_option, junit_option, out_option, seed_option
 from harness.load.cli import add_commands as add_load_commands
 
 __all__ = ["parser"]
@@ -21,15 +21,13 @@ def parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run one scenario and check its history")
     run.add_argument("scenario", help="a scenario name (see `scanchaos list`) or a path")
     bug_option(run)
-    run.add_argument(
-        "--seed", type=int, default=0, help="seeds the simulation's choices (default 0)"
-    )
+    seed_option(run, "seeds the simulation's choices (default 0)")
     out_option(run)
     junit_option(run)
     _mode_arguments(run)
 
     gate = sub.add_parser("gate", help="every scenario on the fixed service, then the kill matrix")
-    gate.add_argument("--seed", type=int, default=0, help="seeds every run (default 0)")
+    seed_option(gate, "seeds every run (default 0)")
     out_option(gate)
     gate.add_argument(
         "--scenario",
@@ -97,9 +95,7 @@ def parser() -> argparse.ArgumentParser:
         default=1,
         help="processes; job i explores with seed + i (default 1)",
     )
-    explore.add_argument(
-        "--seed", type=int, default=0, help="the first job's seed: same seed, same schedules"
-    )
+    seed_option(explore, "the first job's seed: same seed, same schedules")
     out_option(explore)
 
     sub.add_parser("list", help="list scenarios, planted regressions and invariants")

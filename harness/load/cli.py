@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 
-from harness.cli_options import bug_option, junit_option, out_option
+from harness.cli_options import bug_option, junit_option, out_option, seed_option
 from harness.exits import EXIT_PASS, EXIT_VIOLATION, BadInput
 from harness.live.timing import DEFAULT_SCALE
 from harness.load.spec import DEFAULT_SPEC
@@ -51,7 +51,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     )
     out_option(load)
     junit_option(load)
-    load.add_argument("--seed", type=int, default=0, help="seeds the nemesis's choice of victims")
+    seed_option(load, "seeds the nemesis's choice of victims")
     load.add_argument("--scanners", type=int, default=2, help="users that start scans")
     load.add_argument(
         "--linger", type=float, default=60.0, help="scenario seconds a result is polled after"
