@@ -318,7 +318,7 @@ def format_gate(result: GateResult) -> str:
         mismatches = result.mismatches
         lines += [f"DIFFERS FROM SIMULATION: {m.describe()}" for m in mismatches]
         if not mismatches:
-            lines.append("every live verdict equals the simulated one")
+            lines.append("every live verdict agrees with the simulated one")
     runs = len(result.baseline) + len(result.cells)
     unit = "cluster(s) side by side" if live else "process(es)"
     lines.append(f"{runs} runs in {result.seconds:.1f} s on {result.jobs} {unit}")
