@@ -7,7 +7,7 @@ when it is read: an unknown record type, an unknown operation or fault kind, a t
 string or a missing field is one `HistoryFormatError` naming the file, the line and the field.
 
 >>> decode_record(b'{"type":"fault","index":0,"fault":"redis-outage","start":1.0,"end":2.0}')
-FaultRecord(index=0, fault='redis-outage', start=1.0, end=2.0, target=None)
+FaultRecord(index=0, start=1.0, end=2.0, fault='redis-outage', target=None)
 """
 
 from __future__ import annotations
@@ -129,23 +129,26 @@ class ReplyRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_
     source: str | None = None
 
 
-class OpRecord(_Record, tag="op", frozen=True):
+class _Timed(_Record, frozen=True):
+    """What an operation and a fault window both record: their number among their kind, and
+    when they began and ended (keys are written sorted, so this order is not the file's)."""
+
     index: int
+    start: Seconds
+    end: Seconds
+
+
+class OpRecord(_Timed, tag="op", frozen=True):
     op: OpKind
     user: str
     worker: str
-    start: Seconds
-    end: Seconds
     reply: ReplyRecord
     scan_id: str | None = None
     label: str | None = None
 
 
-class FaultRecord(_Record, tag="fault", frozen=True):
-    index: int
+class FaultRecord(_Timed, tag="fault", frozen=True):
     fault: FaultKind
-    start: Seconds
-    end: Seconds
     target: str | None = None
 
 

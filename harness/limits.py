@@ -30,15 +30,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ENV", "Limits", "LimitsError", "check_bounds", "operations", "peak_rate"]
 
-#: field of `Limits` -> the environment variable that overrides it
-ENV = {
-    "duration": "SCANCHAOS_MAX_DURATION",
-    "operations": "SCANCHAOS_MAX_OPERATIONS",
-    "poll_rate": "SCANCHAOS_MAX_POLL_RATE",
-    "users": "SCANCHAOS_MAX_USERS",
-    "workers": "SCANCHAOS_MAX_WORKERS",
-}
-
 
 class LimitsError(ValueError):
     """An override that is not a positive number; the message names the variable."""
@@ -46,6 +37,13 @@ class LimitsError(ValueError):
 
 @dataclass(frozen=True)
 class Limits:
+    """The most a scenario may ask for (see the module docstring); each field is overridden
+    by `SCANCHAOS_MAX_<FIELD>` (`ENV`).
+
+    >>> Limits.from_env({"SCANCHAOS_MAX_WORKERS": "64"}).workers
+    64.0
+    """
+
     duration: float = 86_400.0
     operations: float = 200_000
     poll_rate: float = 200.0
@@ -69,6 +67,10 @@ class Limits:
                 raise LimitsError(f"{ENV[f.name]}: must be a positive number, got {text!r}")
             values[f.name] = value
         return cls(**values)
+
+
+#: field of `Limits` -> the environment variable that overrides it
+ENV = {f.name: f"SCANCHAOS_MAX_{f.name.upper()}" for f in fields(Limits)}
 
 
 def _rounds(start: float, until: float, every: float) -> int:

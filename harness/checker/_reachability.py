@@ -153,10 +153,7 @@ def terminates(ctx: Context) -> list[Violation]:
     never gone (`not_found`) without having ended."""
     t = ctx.timing
     found: list[Violation] = []
-    for facts in ctx.scans.values():
-        started = facts.began()
-        if started is None:
-            continue
+    for facts, started in ctx.having(ScanFacts.began):
         deadline = started + t.scan_budget + t.stall_timeout + t.heartbeat_interval
         deadline += t.cleanup_interval + t.slack
         deadline += ctx.redis_fault_seconds(started, deadline)
@@ -194,10 +191,7 @@ def terminates(ctx: Context) -> list[Violation]:
 def expires_after_ttl(ctx: Context) -> list[Violation]:
     t = ctx.timing
     found: list[Violation] = []
-    for facts in ctx.scans.values():
-        done = facts.completion()
-        if done is None:
-            continue
+    for facts, done in ctx.having(ScanFacts.completion):
         gone_by = done + t.result_ttl + t.memory_ttl + t.cleanup_interval + t.slack
         witnesses = [
             op

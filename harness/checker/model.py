@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from harness.history import FaultEvent, History, Operation, Timing
 
@@ -138,8 +139,19 @@ class ScanFacts:
         return self.owner is None or op.user == self.owner
 
 
+_T = TypeVar("_T")
+
+
 class Context:
     """A history indexed for the invariants: scans by id, users' scans, fault windows."""
+
+    def having(self, fact: Callable[[ScanFacts], _T | None]) -> Iterator[tuple[ScanFacts, _T]]:
+        """Each scan for which `fact` is known, with it: `ctx.having(ScanFacts.began)` gives
+        every scan the service began, and when."""
+        for facts in self.scans.values():
+            value = fact(facts)
+            if value is not None:
+                yield facts, value
 
     def __init__(self, history: History) -> None:
         self.history = history
