@@ -50,6 +50,17 @@ class Proc:
         except psutil.NoSuchProcess:
             return []
 
+    def commands(self) -> str:
+        """The command lines of the tree's running processes, joined (one that has just
+        exited, a worker the nemesis killed say, is a zombie with no command line left)."""
+        lines = []
+        for proc in self.descendants():
+            try:
+                lines.append(" ".join(proc.cmdline()))
+            except psutil.Error:
+                continue
+        return " ".join(lines)
+
     def finish(self, timeout: float) -> int:
         out, _ = self.popen.communicate(timeout=timeout)
         self.output.append(out)
@@ -82,6 +93,10 @@ class Proc:
                 for proc in [*tree, psutil.Process(self.popen.pid)]:
                     proc.kill()
                 self.popen.wait()
+        # A test that failed before `finish` leaves the pipe open: closed here, not by the
+        # garbage collector in whatever test runs next (a ResourceWarning failing that test).
+        if self.popen.stdout is not None:
+            self.popen.stdout.close()
 
 
 def alive(processes: list[psutil.Process]) -> list[psutil.Process]:
@@ -267,7 +282,7 @@ def test_ctrl_c_stops_locust_the_nemesis_and_the_cluster(
     procs.append(load)
     load.read_until(r"[1-9][\d,]* requests", 90.0)
     tree = load.descendants()
-    names = " ".join(" ".join(p.cmdline()) for p in tree)
+    names = load.commands()
     assert "locust" in names and "gunicorn" in names and "redis-server" in names
     load.popen.send_signal(signal.SIGINT)
     assert load.finish(90.0) == 130
