@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,8 @@ class FakeCluster:
         self.pids.append(self._next)
         self._next += 1
 
-    def wait_for_workers(self, timeout: float) -> None:
+    def wait_for_workers(self, timeout: float, gone: Collection[int] = ()) -> None:
+        assert not set(gone) & set(self.pids), "a killed worker still counted"
         self.calls.append("wait")
 
     def pause_redis(self) -> None:

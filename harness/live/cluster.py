@@ -47,6 +47,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -277,13 +278,17 @@ class LiveCluster:
                 continue
         return [pid for _, pid in sorted(alive)]
 
-    def wait_for_workers(self, timeout: float = START_TIMEOUT) -> None:
-        """Wait until the master runs its full count of workers (after a kill, the respawn)."""
+    def wait_for_workers(self, timeout: float = START_TIMEOUT, gone: Collection[int] = ()) -> None:
+        """Wait until the master runs its full count of workers (after a kill, the respawn),
+        none of them in `gone`: a worker just sent SIGKILL runs on for a moment, with its
+        ready file, and would count as its own replacement."""
 
         def ready() -> bool:
             pids = self.worker_pids()
-            return len(pids) == self.workers and all(
-                (self.state_dir / f"ready-{pid}").exists() for pid in pids
+            return (
+                len(pids) == self.workers
+                and not set(gone) & set(pids)
+                and all((self.state_dir / f"ready-{pid}").exists() for pid in pids)
             )
 
         self._wait_for(ready, "Gunicorn workers", timeout)

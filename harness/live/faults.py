@@ -10,7 +10,7 @@ same thing about the same fault.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any, Literal, Protocol
 
 __all__ = ["RESPAWN_DEADLINE", "Breakable", "OutageKind", "redis_down", "redis_up", "restart"]
@@ -27,7 +27,7 @@ class Breakable(Protocol):
     def worker_pids(self) -> list[int]: ...
     def running_scans(self) -> dict[int, dict[str, Any]]: ...
     def kill_worker(self, pid: int) -> None: ...
-    def wait_for_workers(self, timeout: float) -> None: ...
+    def wait_for_workers(self, timeout: float, gone: Collection[int] = ()) -> None: ...
     def pause_redis(self) -> None: ...
     def resume_redis(self) -> None: ...
     def stop_redis(self) -> None: ...
@@ -46,7 +46,7 @@ def restart(
     began = now()
     cluster.kill_worker(pid)
     try:
-        cluster.wait_for_workers(RESPAWN_DEADLINE)
+        cluster.wait_for_workers(RESPAWN_DEADLINE, gone=(pid,))
     finally:
         record(began, now())
 
