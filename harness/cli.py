@@ -7,6 +7,7 @@ regression escaped), 2 bad input, 3 infrastructure failure.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import os
 import signal
 import sys
@@ -239,6 +240,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Ctrl-C stops every command, also one started with SIGINT ignored (a background job
         # of a shell without job control, some CI runners): Python would keep it ignored.
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        # A harness that seems stuck says what each of its threads is doing: `kill -USR1 PID`.
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
         return COMMANDS[args.command](args)
     except (

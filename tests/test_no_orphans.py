@@ -68,6 +68,17 @@ def _run(
         )
 
 
+def _wait_or_explain(proc: subprocess.Popen[bytes], stderr: Path, timeout: float) -> int:
+    """The run's exit code; if it will not end, fail with what each of its threads is doing
+    (the harness prints its stacks on SIGUSR1)."""
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGUSR1)
+        wait_for(lambda: b"most recent call first" in stderr.read_bytes(), 10)
+        pytest.fail(f"the run did not end within {timeout:.0f} s:\n{stderr.read_text()}")
+
+
 def _wait_for_cluster(proc: subprocess.Popen[bytes]) -> set[int]:
     """Every process of the run's cluster: redis-server, the Gunicorn master and 3 workers."""
     seen: set[int] = set()
@@ -111,7 +122,7 @@ def test_an_interrupted_live_run_leaves_nothing_behind(
         pids = _wait_for_cluster(proc)
         _wait_for_scan(pids)
         os.kill(proc.pid, sig)
-        code = proc.wait(timeout=60)
+        code = _wait_or_explain(proc, tmp_path / "stderr", 60)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -131,7 +142,7 @@ def test_a_finished_live_run_leaves_nothing_behind(
     proc = _run(tmp_path, redis_server_binary)
     try:
         pids = _wait_for_cluster(proc)
-        code = proc.wait(timeout=120)
+        code = _wait_or_explain(proc, tmp_path / "stderr", 120)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -124,6 +124,7 @@ class LiveCluster:
         self._gunicorn: GuardedHTTPExecutor | None = None
         self._t0_wall = 0.0
         self._t0_mono = 0.0
+        self._closing = threading.Event()
         info = info or RunInfo("adhoc", mode="live", workers=workers, timing=Timing.of(config))
         self.schedule = LiveSchedule(self, History(info), outage, cancel)
 
@@ -221,11 +222,16 @@ class LiveCluster:
     def _wait_for(self, condition: Any, what: str, timeout: float = START_TIMEOUT) -> None:
         deadline = time.monotonic() + timeout
         while not condition():
+            # A client thread still waiting once the run was interrupted must not hold the
+            # harness's exit up for the whole timeout (threads are joined at exit).
+            if self._closing.is_set() or self.schedule.stopping.is_set():
+                raise LiveClusterError(f"stopped while waiting for {what}")
             if time.monotonic() > deadline:
                 raise LiveClusterError(f"timed out after {timeout:.0f} s waiting for {what}")
             time.sleep(0.02)
 
     def _teardown(self) -> None:
+        self._closing.set()
         # Gunicorn first (its workers hold Redis connections), then Redis, each for sure.
         if self._gunicorn is not None:
             workers = snapshot(self.worker_pids()) if self._gunicorn.process else []

@@ -187,7 +187,8 @@ class _Recorder:
         harness = _describe(pid, "harness") or ProcessEntry(pid, 0.0, (), "harness")
         self.record = RunRecord(token=f"{pid}-{uuid.uuid4().hex}", harness=harness)
         self.pid = pid
-        self.lock = threading.Lock()
+        # Reentrant: the exit hook may run on the thread a Ctrl-C interrupted inside `add`.
+        self.lock = threading.RLock()
         self.index = records_dir() / f"{self.record.token}.json"
         self.paths: list[Path] = []
         atexit.register(self.close)
