@@ -7,7 +7,9 @@ regression escaped), 2 bad input, 3 infrastructure failure.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import faulthandler
+import io
 import os
 import signal
 import sys
@@ -233,6 +235,13 @@ def _terminate(signum: int, _frame: object) -> None:
     raise _Terminated(f"signal {signum}")
 
 
+def _stacks_on_sigusr1() -> None:
+    """A harness that seems stuck says what each of its threads is doing: `kill -USR1 PID`."""
+    # Not when stderr is no file (called in-process with stderr captured): nowhere to print.
+    with contextlib.suppress(AttributeError, ValueError, io.UnsupportedOperation):
+        faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if threading.current_thread() is threading.main_thread():
@@ -240,8 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Ctrl-C stops every command, also one started with SIGINT ignored (a background job
         # of a shell without job control, some CI runners): Python would keep it ignored.
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        # A harness that seems stuck says what each of its threads is doing: `kill -USR1 PID`.
-        faulthandler.register(signal.SIGUSR1, all_threads=True)
+        _stacks_on_sigusr1()
     try:
         return COMMANDS[args.command](args)
     except (

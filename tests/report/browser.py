@@ -93,12 +93,19 @@ class Browser:
                 page.failed_requests.append(message)
             else:
                 page.console_errors.append(message)
+        # Only what our page asked for: Chromium's own pages (its start page, loading late on a
+        # busy machine) log their chrome://resources requests into the same log.
+        ours: set[str] = set()
         for entry in self._logs("performance"):
             event = json.loads(entry["message"])["message"]
+            params = event.get("params", {})
             if event.get("method") == "Network.requestWillBeSent":
-                page.requests.append(event["params"]["request"]["url"])
-            elif event.get("method") == "Network.loadingFailed":
-                text = event["params"].get("errorText", "request failed")
+                if params.get("documentURL") != url:
+                    continue
+                ours.add(params["requestId"])
+                page.requests.append(params["request"]["url"])
+            elif event.get("method") == "Network.loadingFailed" and params["requestId"] in ours:
+                text = params.get("errorText", "request failed")
                 if text not in " ".join(page.failed_requests):
                     page.failed_requests.append(text)
         return page

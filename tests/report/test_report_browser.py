@@ -48,6 +48,7 @@ def test_incident_report_loads_with_timeline_and_no_errors(
     write_report(tmp_path, incident.history, incident.verdict)
     page = browser.load(tmp_path / "report.html", PROBE)
     assert page.errors == []
+    assert page.url in page.requests  # the log saw our page's own requests
     assert _self_contained(page.requests) == []
     timeline = next(i for i in page.value["imgs"] if i["id"].endswith("timeline-image"))
     assert timeline["complete"]
@@ -72,6 +73,7 @@ def test_gate_report_shows_every_timeline_and_the_matrix(
     render_folder(tmp_path)
     page = browser.load(tmp_path / "report.html", PROBE)
     assert page.errors == []
+    assert page.url in page.requests  # the log saw our page's own requests
     assert _self_contained(page.requests) == []
     naturals = [i["natural"] for i in page.value["imgs"]]
     assert naturals == [[WIDTH_PX, HEIGHT_PX], [WIDTH_PX, HEIGHT_PX]]
@@ -103,5 +105,6 @@ def test_committed_example_opens_offline(browser: Browser) -> None:
         example / "post-completion-404-cleanup-ignores-redis" / "report.html", PROBE
     )
     assert page.errors == []
+    assert page.url in page.requests  # the log saw our page's own requests
     assert _self_contained(page.requests) == []
     assert [i["natural"] for i in page.value["imgs"]] == [[WIDTH_PX, HEIGHT_PX]]
