@@ -152,6 +152,16 @@ def test_terminates_passes_a_dead_worker_scan_marked_failed() -> None:
     assert violated(b, "terminates") == []
 
 
+def test_terminates_judges_the_owners_reads_not_another_users_not_found() -> None:
+    # Found by exploring the fixed service: a scan whose worker was restarted as it began,
+    # polled only by another user, who is told `not_found` as `isolated` requires.
+    b = Builder().start(0.0, 5.0, LOST).restart(5.0).read(250.0, NOT_FOUND, user="bob")
+    assert violated(b, "terminates") == []
+    b.read(260.0, NOT_FOUND)  # the owner's own read: gone without ever ending
+    [message] = violated(b, "terminates")
+    assert "gone without ever ending" in message
+
+
 def test_terminates_deadline_stretches_by_redis_fault_time() -> None:
     b = Builder().start(0.0, 5.0, LOST).outage(10.0, 60.0).read(200.0, scanning(3))
     assert violated(b, "terminates") == []

@@ -160,11 +160,12 @@ def terminates(ctx: Context) -> list[Violation]:
         first = facts.first_terminal()
         seen_terminal = first.end if first is not None and first.end <= deadline else None
         horizon = facts.horizon(t) or deadline
+        # The owner's reads only: another user is told `not_found` whatever the scan's state
+        # (`isolated` judges those).
         witnesses = [
             op
-            for op in facts.ops
-            if op.op in READS
-            and op.start > deadline
+            for op in facts.owner_reads()
+            if op.start > deadline
             and not ctx.exempt_as_lost(facts, op)
             and (
                 op.reply.status == "scanning"
