@@ -75,6 +75,10 @@ def _no_probe(_: str) -> None:
     return None
 
 
+def _no_beat() -> None:
+    return None
+
+
 class ScanRun:
     """A registered scan: drive `steps()` to run its strategies and save its result."""
 
@@ -96,7 +100,8 @@ class ScanRun:
     def steps(self) -> Generator[StrategyCall, StrategyOutcome, Reply]:
         svc = self.service
         cfg = svc.config
-        deadline = time.monotonic() + cfg.effective_budget
+        began = time.monotonic()
+        deadline = began + cfg.effective_budget
         status: str = "complete"
         reason: str | None = None
         for index, name in enumerate(strategy_names(cfg.strategies)):
@@ -133,7 +138,42 @@ class ScanRun:
             if (ended := self.ended_elsewhere()) is not None:
                 return Reply.of(ended)
         self._save(self.entry.finished(time.time(), status, reason))  # type: ignore[arg-type]
+        if not (yield from self._until_durable(began)):
+            return Reply(
+                "unavailable",
+                scan_id=self.scan_id,
+                owner=self.entry.owner,
+                reason="result not saved yet",
+            )
         return Reply.of(self.ended_elsewhere() or self.entry)
+
+    def _until_durable(self, began: float) -> Generator[StrategyCall, StrategyOutcome, bool]:
+        """Hold the reply until the terminal write reached Redis; False if it did not in time.
+
+        A result only this worker's memory holds is not a result: were the worker restarted (or
+        another worker, blind to the outage, to judge the scan stalled), the client would have
+        been told `complete` for a scan that then reads `failed` or vanishes. So the request
+        waits, writing again each cleanup interval, and answers `unavailable` two intervals
+        before the worker timeout; the write stays pending for the cleanup to repair.
+        """
+        svc = self.service
+        cfg = svc.config
+        limit = began + cfg.worker_timeout - 2 * cfg.cleanup_interval
+        while svc.pending(self.entry.cache_key) and self.ended_elsewhere() is None:
+            left = limit - time.monotonic()
+            if left <= 0:
+                return False
+            yield StrategyCall(
+                index=cfg.strategies,
+                name="wait-for-redis",
+                run=tuple,
+                duration=min(cfg.cleanup_interval, left),
+                timeout=left,
+                beat=_no_beat,
+                beat_interval=cfg.heartbeat_interval,
+            )
+            self._save(self.entry)
+        return True
 
     def _save(self, entry: ScanEntry) -> None:
         self.entry = entry
@@ -241,6 +281,10 @@ class ScanService:
             self._probe("terminal-kept")
             self._remember(stored)
         return stored
+
+    def pending(self, cache_key: str) -> bool:
+        """Whether this worker holds a write for `cache_key` that Redis has not taken yet."""
+        return cache_key in self._pending
 
     # -- reading --------------------------------------------------------------------------
 

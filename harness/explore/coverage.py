@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from harness.explore.schedule import (
     Begin,
+    Outage,
     Placed,
     Restart,
     Schedule,
@@ -76,7 +77,11 @@ class Coverage:
         if profile.seconds != StrategyProfile().seconds:
             self.faults[f"strategies take {profile.seconds:g} s"] += 1
         for p in placed:
-            self.gaps[gap_class(p.action.gap, cfg)] += 1
+            if p.healing:
+                assert isinstance(p.action, Outage)
+                self.gaps[f"redis heals: {p.action.heal}"] += 1
+            else:
+                self.gaps[gap_class(p.action.gap, cfg)] += 1
             item = p.item
             how = ""
             if isinstance(item, (Start, Poll)):
@@ -94,8 +99,12 @@ class Coverage:
             elif isinstance(item, Latest):
                 self.steps["latest"] += 1
             elif isinstance(item, RestartWorker):
-                kind = "worker restart (by index)" if item.worker is not None else ""
-                self.faults[kind or "worker restart (the one running a scan)"] += 1
+                if item.worker is not None:
+                    self.faults["worker restart (by index)"] += 1
+                elif item.idle:
+                    self.faults["worker restart (an idle one)"] += 1
+                else:
+                    self.faults["worker restart (the one running a scan)"] += 1
             elif isinstance(item, RedisOutage):
                 self.faults["redis outage"] += 1
             elif isinstance(item, DropColumn):

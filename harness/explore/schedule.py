@@ -37,6 +37,13 @@ WORKERS = 3
 ROUNDS: tuple[int, ...] = (1, 5, 15, 40)
 EVERY: tuple[float, ...] = (1.0, 2.0, 5.0, 10.0)
 OUTAGES: tuple[float, ...] = (3.0, 10.0, 40.0, 200.0)
+#: what happens as Redis comes back: nothing; every scan begun before is polled by its owner
+#: (as clients retry once the 503s stop); or that, and an idle worker restarted first (as an
+#: orchestrator replaces workers whose health checks failed during the outage)
+HEALS: tuple[str, ...] = ("quiet", "retry", "restart")
+#: the retries after a heal: this long after Redis is back, `HEAL_ROUNDS` rounds a second apart
+HEAL_DELAY = 0.5
+HEAL_ROUNDS = 5
 #: seconds a strategy takes; the last one outruns the scan budget over 14 strategies
 STRATEGY_SECONDS: tuple[float, ...] = (2.0, 0.5, 12.0)
 #: scenario time after the last action, so that what it set going is observed
@@ -148,8 +155,11 @@ class Restart:
 
 @dataclass(frozen=True)
 class Outage:
+    """Redis down for `duration`; `heal` (one of `HEALS`) says what meets its return."""
+
     gap: float
     duration: float
+    heal: str = "quiet"
 
 
 @dataclass(frozen=True)
@@ -223,13 +233,16 @@ def schedules(
             scan=scan,
             idle=st.booleans(),
         ).map(lambda r: r if r.worker is None and not r.idle else replace(r, scan=None)),
-        "outage": st.builds(Outage, gap=gap, duration=st.sampled_from(OUTAGES)),
+        "outage": st.builds(
+            Outage, gap=gap, duration=st.sampled_from(OUTAGES), heal=st.sampled_from(HEALS)
+        ),
         "drop": st.builds(Drop, gap=gap, column=st.sampled_from(OPTIONAL_COLUMNS)),
     }
     # Scans and polls are drawn more often than faults: a fault only shows through them.
+    # Outages twice: the moment Redis heals is where scans' copies disagree most.
     weighted = (
         *("begin", "watch", "begin", "watch", "watch", "latest", "latest"),
-        *("restart", "outage", "drop"),
+        *("restart", "outage", "outage", "drop"),
     )
     action = st.sampled_from(weighted).flatmap(lambda kind: kinds[kind])
     setup = st.builds(
@@ -250,11 +263,37 @@ def schedules(
 
 @dataclass(frozen=True)
 class Placed:
-    """One action of a schedule at its scenario time, with what it became in the scenario."""
+    """One action of a schedule at its scenario time, with what it became in the scenario.
+
+    `healing`: a step or fault an outage's `heal` added as Redis came back, not an action of
+    its own."""
 
     at: float
     action: Action
     item: Step | Fault | None
+    healing: bool = False
+
+
+def _heal(action: Outage, now: float, begun: list[str], owner: dict[str, str]) -> list[Placed]:
+    """What meets Redis's return after `action` (placed at `now`), for the scans begun so far."""
+    if action.heal == "quiet":
+        return []
+    end = now + action.duration
+    healed: list[Placed] = []
+    if action.heal == "restart":
+        healed.append(Placed(end, action, RestartWorker(at=end, idle=True), healing=True))
+    start = end + HEAL_DELAY
+    for label in begun:
+        poll = Poll(
+            scan=label,
+            user=owner[label],
+            start=start,
+            until=start + (HEAL_ROUNDS - 1),
+            every=1.0,
+            fanout=WORKERS,
+        )
+        healed.append(Placed(start, action, poll, healing=True))
+    return healed
 
 
 def place(schedule: Schedule) -> list[Placed]:
@@ -296,6 +335,9 @@ def place(schedule: Schedule) -> list[Placed]:
                 item = RestartWorker(at=now, scan=labels[action.scan % len(labels)])
         elif isinstance(action, Outage):
             item = RedisOutage(at=now, duration=action.duration)
+            placed.append(Placed(now, action, item))
+            placed.extend(_heal(action, now, labels[:begun], owner))
+            continue
         elif isinstance(action, Drop) and action.column not in dropped:
             # A column is dropped once; a second drop of it is a no-op.
             dropped.add(action.column)

@@ -1,0 +1,74 @@
+"""A scan's start request answers only once its terminal result is in Redis.
+
+Found by exploring the moment Redis heals: a scan that completed during an outage was answered
+`complete` from the worker's memory alone; a worker started as Redis came back, blind to the
+outage, read the old heartbeat and recorded `failed` (worker lost), and compare-and-set then
+refused the repaired write, so the client's `complete` turned into `failed`.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.runner import simulate
+from harness.scenario import Poll, RedisOutage, RestartWorker, Scenario, Start
+from reference_impl import ServiceConfig, StrategyProfile
+
+
+def _heal_restart() -> Scenario:
+    return Scenario(
+        name="heal-restart",
+        description="a scan completes in an outage; an idle worker restarts as Redis heals",
+        workers=3,
+        duration=60.0,
+        steps=(
+            Start(at=0.0, user="alice", scan="s1"),
+            Poll(scan="s1", start=41.5, until=45.5, every=1.0, fanout=3),
+        ),
+        faults=(RedisOutage(at=1.0, duration=40.0), RestartWorker(at=41.0, idle=True)),
+        profile=StrategyProfile(seconds=2.0),
+    )
+
+
+def test_the_start_answers_after_redis_is_back_and_every_read_agrees_with_it() -> None:
+    result = simulate(_heal_restart(), seed=0)
+    start = next(op for op in result.history.ops if op.op == "start")
+    assert start.end >= 41.0, "answered while the result was in memory only"
+    statuses = {(op.reply.status, op.reply.reason) for op in result.history.ops}
+    assert statuses == {(start.reply.status, start.reply.reason)}
+    assert result.verdict.violated() == set()
+
+
+def test_without_the_compare_and_set_the_late_write_lands_on_the_stall_verdict() -> None:
+    # The planted regression the guard exists for goes red on the same schedule.
+    result = simulate(_heal_restart(), bugs=("terminal-overwrite",), seed=0)
+    assert result.verdict.violated() & {"terminal-is-final", "monotonic-reads", "terminates"}
+
+
+def test_an_outage_past_the_worker_timeout_answers_unavailable_then_the_cleanup_saves_it() -> None:
+    cfg = ServiceConfig()
+    scenario = Scenario(
+        name="long-outage",
+        description="a scan completes in an outage that outlasts the worker timeout",
+        workers=3,
+        duration=320.0,
+        steps=(
+            Start(at=0.0, user="alice", scan="s1"),
+            Poll(scan="s1", start=260.0, until=270.0, every=5.0, fanout=3),
+        ),
+        faults=(RedisOutage(at=1.0, duration=250.0),),
+        profile=StrategyProfile(seconds=2.0),
+    )
+    result = simulate(scenario, seed=0)
+    start, *reads = result.history.ops
+    assert start.op == "start"
+    assert (start.reply.status, start.reply.reason) == ("unavailable", "result not saved yet")
+    assert start.end < cfg.worker_timeout, "the worker timeout would have killed the request"
+    assert start.reply.scan_id is not None
+    assert reads and {op.reply.status for op in reads} == {"complete"}
+    assert result.verdict.violated() == set()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_heal_schedule_holds_for_other_seeds(seed: int) -> None:
+    assert simulate(_heal_restart(), seed=seed).verdict.violated() == set()
