@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from harness.checker import INVARIANTS, UnknownInvariantError, Verdict
 from harness.cli_parser import parser as _parser
 from harness.exits import EXIT_BAD_INPUT, EXIT_INFRA, EXIT_PASS, EXIT_VIOLATION, BadInput
-from harness.history import HistoryFormatError
+from harness.history import History, HistoryFormatError
 from harness.live.cluster import LiveClusterError
 from harness.live.leftovers import RecordError, begin_live
 from harness.load.cli import cmd_load, cmd_serve
@@ -96,7 +96,6 @@ def _exit_code(verdict: Verdict) -> int:
 
 def _cmd_check(args: argparse.Namespace) -> int:
     from harness.checker import Checker
-    from harness.history import History
     from harness.report import format_run, prepare_out_dir, write_run
 
     checker = Checker(args.invariant or None)
@@ -106,7 +105,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
             f"--out: {args.out} holds the history being checked; choose another folder "
             "(`scanchaos report FOLDER` re-renders a run folder in place)"
         )
-    history = History.read(args.history)
+    history = _read_history(args.history)
     if args.out is not None:
         prepare_out_dir(args.out)
     verdict = checker.check(history)
@@ -123,6 +122,25 @@ def _cmd_check(args: argparse.Namespace) -> int:
         junit.write(args.junit, junit.run_suites(history, verdict))
         print(f"wrote {args.junit}")
     return _exit_code(verdict)
+
+
+def _read_history(path: Path) -> History:
+    """The history file `path`, or the one in the run folder `path`; a load run killed before it
+    merged its records has them merged now (its history says it was interrupted)."""
+    from harness.report.rundir import merge_interrupted_load
+
+    if path.is_dir():
+        path = path / HISTORY_FILE
+    if not path.exists():
+        merged = merge_interrupted_load(path.parent)
+        if merged is not None:
+            print(
+                f"{path.parent}: the load run stopped before its end; wrote {path} from the "
+                f"{len(merged.ops)} requests its processes recorded",
+                file=sys.stderr,
+            )
+            return merged
+    return History.read(path)
 
 
 def _cmd_gate(args: argparse.Namespace) -> int:

@@ -59,7 +59,9 @@ def parser() -> argparse.ArgumentParser:
         description="Judge a history file (JSON Lines: a run header, then op and fault "
         "records) against the invariants. Exit 0 pass, 1 violated, 2 malformed or unknown.",
     )
-    check.add_argument("history", type=Path, help="the history file (history.jsonl)")
+    check.add_argument(
+        "history", type=Path, help="the history file, or a run folder holding history.jsonl"
+    )
     check.add_argument(
         "--invariant",
         action="append",

@@ -15,6 +15,7 @@ import msgspec
 
 from harness.history_format import (
     FAULT_KINDS,
+    FaultBegunRecord,
     FaultKind,
     FaultRecord,
     HistoryFormatError,
@@ -257,6 +258,12 @@ class History:
         self._append(event.to_record())
         return event
 
+    def fault_begins(self, fault: FaultKind, start: float, target: str | None = None) -> None:
+        """Journal that a fault window opened at `start`; `fault(...)` with the same kind,
+        start and target closes it. Only the journal holds it: were the run killed before the
+        window closed, its history still shows the fault, open to the run's last record."""
+        self._append(FaultBegunRecord(fault=fault, start=start, target=target))
+
     def records(self) -> Iterator[Record]:
         """The run header, then operations and faults in order of start time."""
         yield self.info.to_record()
@@ -282,6 +289,8 @@ class History:
         history: History | None = None
         seen_ops: set[int] = set()
         seen_faults: set[int] = set()
+        #: fault windows a journal saw open, and not yet closed by their `fault` record
+        open_faults: dict[tuple[str, float, str | None], FaultBegunRecord] = {}
         for number, record in enumerate(records, start=1):
             if isinstance(record, RunRecord):
                 if history is not None:
@@ -289,6 +298,8 @@ class History:
                 history = cls(RunInfo.from_record(record))
             elif history is None:
                 raise HistoryFormatError(f"{source}:{number}: first record must be 'run'")
+            elif isinstance(record, FaultBegunRecord):
+                open_faults[record.fault, record.start, record.target] = record
             elif isinstance(record, OpRecord):
                 if record.index in seen_ops:
                     raise HistoryFormatError(
@@ -302,15 +313,31 @@ class History:
                         f"{source}:{number}: field index: fault {record.index} appears twice"
                     )
                 seen_faults.add(record.index)
+                open_faults.pop((record.fault, record.start, record.target), None)
                 history.faults.append(FaultEvent.from_record(record))
         if history is None:
             raise HistoryFormatError(f"{source}: empty history (no 'run' record)")
+        if open_faults:
+            history.close_open_faults(list(open_faults.values()))
         history.ops.sort(key=lambda o: o.index)
         history.faults.sort(key=lambda f: f.index)
         # The checker looks operations up by index: renumber what another client wrote sparsely.
         history.ops = [replace(o, index=i) for i, o in enumerate(history.ops)]
         history.faults = [replace(f, index=i) for i, f in enumerate(history.faults)]
         return history
+
+    def close_open_faults(self, begun: list[FaultBegunRecord]) -> None:
+        """Faults whose window never closed (the run was killed meanwhile): each lasted, as far
+        as anyone can tell, to the run's last record; the history says it was interrupted."""
+        last = max([o.end for o in self.ops] + [f.end for f in self.faults] + [0.0])
+        number = max((f.index for f in self.faults), default=-1) + 1
+        for i, record in enumerate(sorted(begun, key=lambda r: r.start)):
+            end = max(last, record.start)
+            event = FaultEvent(number + i, record.fault, record.start, end, record.target)
+            self.faults.append(event)
+        kinds = ", ".join(sorted({r.fault for r in begun}))
+        if self.info.interrupted is None:
+            self.info = replace(self.info, interrupted=f"a fault was still in progress ({kinds})")
 
     @classmethod
     def read(cls, path: Path) -> History:

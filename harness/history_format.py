@@ -24,6 +24,7 @@ __all__ = [
     "FAULT_KINDS",
     "OP_KINDS",
     "REPLY_STATUSES",
+    "FaultBegunRecord",
     "FaultKind",
     "FaultRecord",
     "HistoryFormatError",
@@ -152,7 +153,17 @@ class FaultRecord(_Timed, tag="fault", frozen=True):
     target: str | None = None
 
 
-Record = RunRecord | OpRecord | FaultRecord
+class FaultBegunRecord(_Record, tag="fault-begun", frozen=True):
+    """A fault window that has opened and not yet closed, written to a journal as the fault is
+    injected: a run killed before the window closes still shows the fault (open to its end).
+    Its `fault` record, once written, closes it (same kind, start and target)."""
+
+    fault: FaultKind
+    start: Seconds
+    target: str | None = None
+
+
+Record = RunRecord | OpRecord | FaultRecord | FaultBegunRecord
 
 _DECODER = msgspec.json.Decoder(Record)
 _ENCODER = msgspec.json.Encoder(order="sorted")
@@ -188,9 +199,11 @@ def _check_times(record: Record, where: str) -> None:
     if isinstance(record, RunRecord):
         return
     for name in ("start", "end"):
-        value = getattr(record, name)
+        value = getattr(record, name, 0.0)
         if value != value or value in (float("inf"), float("-inf")):
             raise HistoryFormatError(f"{where}: field {name}: must be a finite number")
+    if isinstance(record, FaultBegunRecord):
+        return
     if record.end < record.start:
         raise HistoryFormatError(f"{where}: field end: {record.end} is before start {record.start}")
     if record.index < 0:

@@ -8,12 +8,13 @@ import pytest
 
 from harness.checker import Checker
 from harness.cli import main
-from harness.history import UNFINISHED, History
+from harness.history import UNFINISHED, History, RunInfo
 from harness.project import resolve
 from harness.report import write_run
 from harness.report.rundir import read_run
 from harness.runner import simulate
 from harness.scenario import Scenario, load
+from reference_impl import Reply
 
 
 def _scenario(name: str) -> Scenario:
@@ -78,3 +79,36 @@ def test_a_journal_cut_anywhere_is_judged_and_reported(
         out = capsys.readouterr().out
         assert f"interrupted run: {UNFINISHED}" in out
     assert result.verdict.passed
+
+
+def test_a_fault_still_open_at_the_kill_lasts_to_the_last_record(tmp_path: Path) -> None:
+    # A run killed inside an outage: the journal saw the window open, never close.
+    journal = tmp_path / "history.jsonl"
+    history = History(RunInfo("killed"))
+    history.journal(journal)
+    history.fault_begins("redis-outage", 3.0)
+    history.record(
+        "status", user="alice", worker="0", start=4.0, end=4.5, reply=Reply("unavailable")
+    )
+    history.fault_begins("worker-restart", 1.0, "2")
+    history.fault("worker-restart", 1.0, 1.5, "2")
+    read = History.read(journal)
+    assert [(f.fault, f.start, f.end, f.target) for f in read.faults] == [
+        ("worker-restart", 1.0, 1.5, "2"),
+        ("redis-outage", 3.0, 4.5, None),
+    ]
+    # The journal's own header already said the run did not finish.
+    assert read.info.interrupted == UNFINISHED
+    # A history written whole has no open windows: an opened window is only a journal line.
+    history.fault("redis-outage", 3.0, 5.0)
+    history.write(journal)
+    assert [f.end for f in History.read(journal).faults] == [1.5, 5.0]
+
+
+def test_an_open_fault_in_a_history_that_says_nothing_of_a_kill_marks_it_interrupted() -> None:
+    from harness.history_format import FaultBegunRecord, RunRecord
+
+    records = [RunRecord(scenario="x"), FaultBegunRecord(fault="redis-outage", start=2.0)]
+    history = History.from_records(records)
+    assert history.info.interrupted == "a fault was still in progress (redis-outage)"
+    assert [(f.fault, f.start, f.end) for f in history.faults] == [("redis-outage", 2.0, 2.0)]

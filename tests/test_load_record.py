@@ -12,16 +12,20 @@ from harness.checker import Checker
 from harness.history import RunInfo
 from harness.load.record import (
     FAULTS_FILE,
+    RAW_FOLDER,
     LoadRecordError,
     OpRecorder,
     ServiceInfo,
     append_fault,
+    append_fault_begun,
     clear_folder,
+    interrupted_history,
     load_slack,
     merge,
     read_folder,
     scenario_clock,
     standalone_history,
+    write_run_header,
 )
 from reference_impl import Reply
 from tests import histories
@@ -185,3 +189,70 @@ def test_clear_folder_removes_only_what_a_run_writes(tmp_path: Path) -> None:
     clear_folder(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
     assert read_folder(tmp_path).ops == []
+
+
+def _killed_load(out: Path, *, fault_open: bool) -> None:
+    """What a load SIGKILLed mid-run leaves in `out`: the header, a process file without its
+    end record, and (with `fault_open`) an outage the nemesis opened and never closed."""
+    raw = out / RAW_FOLDER
+    write_run_header(raw, RunInfo("load", mode="load", seed=7, timing=TIMING, command="x"))
+    recorder = OpRecorder(raw, SERVICE)
+    recorder.record(
+        "start",
+        user="alice",
+        worker="101",
+        start=wall(0.0),
+        end=wall(28.1),
+        reply=complete(),
+        scan_id="a" * 32,
+    )
+    recorder.close()
+    # The process was killed before its end record: take that line off again.
+    lines = recorder.path.read_text(encoding="utf-8").splitlines(keepends=True)
+    assert '"end"' in lines[-1]
+    recorder.path.write_text("".join(lines[:-1]), encoding="utf-8")
+    append_fault(raw, "worker-restart", wall(5.0), wall(6.0), "103")
+    if fault_open:
+        append_fault_begun(raw, "redis-outage", wall(20.0))
+
+
+def test_a_killed_load_is_merged_from_its_records_and_says_so(tmp_path: Path) -> None:
+    _killed_load(tmp_path, fault_open=True)
+    history = interrupted_history(tmp_path)
+    assert history is not None
+    assert history.info.interrupted is not None
+    assert "1 of 1 Locust process record(s) have no end" in history.info.interrupted
+    assert history.info.seed == 7 and history.info.command == "x"
+    assert [op.op for op in history.ops] == ["start"]
+    assert history.ops[0].start == pytest.approx(0.0)
+    kinds = [(f.fault, round(f.start, 3), round(f.end, 3)) for f in history.faults]
+    # The outage never closed: it lasted, as far as the records tell, to the last request.
+    assert kinds == [("worker-restart", 5.0, 6.0), ("redis-outage", 20.0, 28.1)]
+
+
+def test_a_closed_fault_window_replaces_its_opening(tmp_path: Path) -> None:
+    append_fault_begun(tmp_path, "redis-outage", wall(20.0))
+    append_fault(tmp_path, "redis-outage", wall(20.0), wall(24.0))
+    run = read_folder(tmp_path)
+    assert run.open_faults == []
+    assert [(f.fault, f.end) for f in run.faults] == [("redis-outage", wall(24.0))]
+
+
+def test_a_folder_without_a_load_header_is_no_interrupted_load(tmp_path: Path) -> None:
+    record_scan(tmp_path / RAW_FOLDER, [])
+    assert interrupted_history(tmp_path) is None
+
+
+def test_check_and_report_accept_a_killed_load_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harness.cli import main
+
+    _killed_load(tmp_path, fault_open=False)
+    assert main(["check", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert "the load run stopped before its end" in captured.err
+    assert "interrupted run: the load run stopped before its end" in captured.out
+    assert (tmp_path / "history.jsonl").is_file()
+    assert main(["report", str(tmp_path)]) == 0
+    assert (tmp_path / "report.html").is_file()

@@ -166,9 +166,29 @@ def _kill_at_random_and_check(
         )
         if args[0] == "run" and after_up:
             _check_journal(root / "out" / "history.jsonl")
+        if args[0] == "load" and after_up:
+            _check_load_records(root / "out", harness.env)
         return after_up
     finally:
         harness.cleanup()
+
+
+def _check_load_records(out: Path, env: dict[str, str]) -> None:
+    """A load killed once Locust ran leaves records that `scanchaos check` merges into a
+    history saying the run was interrupted (no requests yet: a verdict of unknown, exit 2)."""
+    assert not (out / "history.jsonl").exists()
+    check = subprocess.run(
+        [sys.executable, "-m", "harness", "check", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert check.returncode in (0, 1, 2), check.stderr
+    assert "the load run stopped before its end" in check.stderr, check.stderr
+    history = History.read(out / "history.jsonl")
+    assert history.info.interrupted is not None
+    assert history.info.interrupted.startswith("the load run stopped before its end")
 
 
 def _check_journal(path: Path) -> None:

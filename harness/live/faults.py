@@ -40,10 +40,13 @@ def restart(
     pid: int,
     record: Callable[[float, float], object],
     now: Callable[[], float] = time.time,
+    opened: Callable[[float], object] = lambda began: None,
 ) -> None:
     """SIGKILL worker `pid`, wait for its replacement, then `record(began, ended)` the window
-    in `now()` readings (also when the replacement is late: the window is closed anyway)."""
+    in `now()` readings (also when the replacement is late: the window is closed anyway).
+    `opened(began)` is told first, so that a journal shows a window a kill cut short."""
     began = now()
+    opened(began)
     cluster.kill_worker(pid)
     try:
         cluster.wait_for_workers(RESPAWN_DEADLINE, gone=(pid,))

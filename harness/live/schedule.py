@@ -287,11 +287,17 @@ class LiveSchedule:
             with self.lock:
                 self.history.fault("worker-restart", began, ended, str(pid))
 
-        restart(self.cluster, pid, window, self._now)
+        def opened(began: float) -> None:
+            with self.lock:
+                self.history.fault_begins("worker-restart", began, str(pid))
+
+        restart(self.cluster, pid, window, self._now, opened)
 
     def _redis_down(self) -> None:
         # The window opens before the fault is injected and closes once Redis answers again.
         self.outage_started = self._now()
+        with self.lock:
+            self.history.fault_begins("redis-outage", self.outage_started)
         redis_down(self.cluster, self.outage)
 
     def _redis_up(self) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.live.faults import Breakable, OutageKind, redis_down, redis_up, restart
-from harness.load.record import append_fault
+from harness.load.record import append_fault, append_fault_begun
 from harness.load.spec import PlannedFault
 
 
@@ -108,13 +108,17 @@ class Nemesis:
             self.stats.scan_kills += scanning
             append_fault(self.folder, "worker-restart", began, ended, str(victim))
 
+        def opened(began: float) -> None:
+            append_fault_begun(self.folder, "worker-restart", began, str(victim))
+
         # The window lasts until the master's replacement is ready to serve: requests that
         # reach the cluster meanwhile may be dropped or wait.
-        restart(self.cluster, victim, killed, self._now)
+        restart(self.cluster, victim, killed, self._now, opened)
 
     def _redis(self, fault: PlannedFault) -> None:
         kind: OutageKind = "pause" if fault.action == "pause" else "stop"
         began = self._now()
+        append_fault_begun(self.folder, "redis-outage", began)
         redis_down(self.cluster, kind)
         try:
             # Even when asked to stop, Redis stays down for its full length: the window in the

@@ -32,10 +32,16 @@ from harness.history import (
     TimeMap,
     Timing,
 )
+from harness.history_format import FaultBegunRecord, RunRecord, decode_record, encode_record
+from harness.live.slack import with_measured_slack
 from harness.live.timing import default_slack
 
 PREFIX = "ops-"
 FAULTS_FILE = "faults.jsonl"
+#: the run's header, written before Locust starts: what a killed run's records need to be judged
+RUN_FILE = "run.json"
+#: where a load run keeps its processes' records, inside its output folder
+RAW_FOLDER = "raw"
 
 #: scenario seconds of slack for real clocks, as every live run uses
 load_slack = default_slack
@@ -130,7 +136,7 @@ def clear_folder(folder: Path) -> None:
     """Remove what an earlier run left in `folder`, so that it is not merged into this one."""
     if not folder.is_dir():
         return
-    for pattern in (f"{PREFIX}*.jsonl", FAULTS_FILE, "history.jsonl", "verdict.json"):
+    for pattern in (f"{PREFIX}*.jsonl", FAULTS_FILE, RUN_FILE, "history.jsonl", "verdict.json"):
         for path in folder.glob(pattern):
             path.unlink(missing_ok=True)
 
@@ -149,6 +155,17 @@ def append_fault(
     return event
 
 
+def append_fault_begun(
+    folder: Path, fault: FaultKind, start: float, target: str | None = None
+) -> None:
+    """Log that a fault window opened (wall-clock seconds); its `append_fault` closes it. A run
+    killed meanwhile still shows the fault, open to its last request."""
+    folder.mkdir(parents=True, exist_ok=True)
+    record = FaultBegunRecord(fault=fault, start=start, target=target)
+    with (folder / FAULTS_FILE).open("ab") as handle:
+        handle.write(encode_record(record) + b"\n")
+
+
 @dataclass
 class RawRun:
     """Everything recorded in one folder."""
@@ -160,6 +177,8 @@ class RawRun:
     files: int = 0
     #: files whose process wrote its `end` record
     finished: int = 0
+    #: fault windows the nemesis opened and never closed (the run was killed meanwhile)
+    open_faults: list[FaultBegunRecord] = field(default_factory=list)
 
     @property
     def service(self) -> ServiceInfo:
@@ -210,12 +229,20 @@ def read_folder(folder: Path) -> RawRun:
                     raise
                 raise LoadRecordError(f"{path}:{number}: malformed record ({error})") from None
     faults = folder / FAULTS_FILE
+    begun: dict[tuple[str, float, str | None], FaultBegunRecord] = {}
     if faults.exists():
         for number, record in _lines(faults):
             try:
-                run.faults.append(_wall_fault(FaultEvent.from_json(record)))
-            except (KeyError, TypeError, ValueError) as error:
+                if record.get("type") == "fault-begun":
+                    opened = msgspec.convert(record, FaultBegunRecord)
+                    begun[opened.fault, opened.start, opened.target] = opened
+                    continue
+                event = _wall_fault(FaultEvent.from_json(record))
+            except (KeyError, TypeError, ValueError, msgspec.ValidationError) as error:
                 raise LoadRecordError(f"{faults}:{number}: malformed fault ({error})") from None
+            begun.pop((event.fault, event.start, event.target), None)
+            run.faults.append(event)
+    run.open_faults = list(begun.values())
     return run
 
 
@@ -228,11 +255,50 @@ def merge(run: RawRun, info: RunInfo, clock: TimeMap) -> History:
     """One `History` in scenario seconds from everything the processes and the nemesis recorded."""
     ops = sorted(run.ops, key=lambda o: (o.start, o.end, o.user, o.op))
     faults = sorted(run.faults, key=lambda f: (f.start, f.end))
-    return History(
+    history = History(
         info,
         ops=[replace(op.retimed(clock), index=i) for i, op in enumerate(ops)],
         faults=[replace(fault.retimed(clock), index=i) for i, fault in enumerate(faults)],
     )
+    if run.open_faults:
+        history.close_open_faults(
+            [msgspec.structs.replace(f, start=clock(f.start)) for f in run.open_faults]
+        )
+    return history
+
+
+def write_run_header(folder: Path, info: RunInfo) -> None:
+    """Write the run's header into `folder` (the raw records' folder) before Locust starts."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / RUN_FILE).write_bytes(encode_record(info.to_record()) + b"\n")
+
+
+def interrupted_history(out: Path) -> History | None:
+    """The history of the load run in `out` that was stopped before it merged its records (a
+    SIGKILL, or a crash), from what its Locust processes and nemesis wrote as they went; None
+    when `out` holds no such run. The history says the run was interrupted."""
+    raw = out / RAW_FOLDER
+    header = raw / RUN_FILE
+    if not header.is_file():
+        return None
+    record = decode_record(header.read_bytes().strip(), str(header))
+    if not isinstance(record, RunRecord):
+        raise LoadRecordError(f"{header}:1: first record must be 'run'")
+    info = RunInfo.from_record(record)
+    run = read_folder(raw)
+    service = run.service
+    epoch = service.epoch
+    if epoch is None:
+        epoch = min((o.start for o in run.ops), default=0.0)
+    clock = scenario_clock(epoch, service.scale)
+    last = max((o.end for o in run.ops), default=epoch)
+    unfinished = run.files - run.finished
+    why = (
+        f"the load run stopped before its end: {unfinished} of {run.files} Locust process "
+        "record(s) have no end; merged from the records in raw/"
+    )
+    info = replace(info, duration=clock(last), interrupted=info.interrupted or why)
+    return with_measured_slack(merge(run, info, clock), service.scale)
 
 
 def standalone_history(run: RawRun, command: str) -> History:

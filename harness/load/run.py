@@ -28,7 +28,14 @@ from harness.live.processes import popen, wait_listening
 from harness.live.redis_server import free_port
 from harness.live.slack import with_measured_slack
 from harness.load.nemesis import Nemesis, NemesisStats
-from harness.load.record import PREFIX, clear_folder, load_slack, merge, read_folder
+from harness.load.record import (
+    PREFIX,
+    clear_folder,
+    load_slack,
+    merge,
+    read_folder,
+    write_run_header,
+)
 from harness.load.spec import DEFAULT_SPEC, PlannedFault, parse, plan
 from reference_impl import ServiceConfig, validate_bugs
 
@@ -271,6 +278,7 @@ def run_load(
         redis_server=options.redis_server,
         workdir=out / "cluster",
     ) as cluster:
+        write_run_header(raw, _info(options, config, duration=0.0))
         nemesis = Nemesis(planned, cluster, raw, seed=options.seed)
         counter = _Progress(raw)
         procs = _Processes(options, cluster.base_url, out / "locust.log")
@@ -301,19 +309,23 @@ def run_load(
                 f"requests: no verdict (see {out / 'locust.log'})"
             )
         end = max((o.end for o in run.ops), default=time.time())
-        info = RunInfo(
-            scenario="load",
-            mode="load",
-            seed=options.seed,
-            bugs=tuple(sorted(config.bugs)),
-            workers=options.workers,
-            duration=cluster.from_wall(end),
-            timing=Timing.of(config, slack=load_slack(options.scale)),
-            command=reproduce_command(options),
-        )
+        info = _info(options, config, duration=cluster.from_wall(end))
         history = with_measured_slack(merge(run, info, cluster.from_wall), options.scale)
     verdict = Checker().check(history)
     return LoadResult(history, verdict, nemesis.stats, locust_exit, out, planned)
+
+
+def _info(options: LoadOptions, config: ServiceConfig, *, duration: float) -> RunInfo:
+    return RunInfo(
+        scenario="load",
+        mode="load",
+        seed=options.seed,
+        bugs=tuple(sorted(config.bugs)),
+        workers=options.workers,
+        duration=duration,
+        timing=Timing.of(config, slack=load_slack(options.scale)),
+        command=reproduce_command(options),
+    )
 
 
 def _wait(proc: subprocess.Popen[bytes], seconds: float) -> None:

@@ -149,8 +149,27 @@ def read_run(folder: Path) -> RunRecord:
     return RunRecord(history, verdict, judgements)
 
 
+def merge_interrupted_load(folder: Path) -> History | None:
+    """Write the `history.jsonl` of the load run in `folder` that was killed before it merged
+    its Locust processes' records, from those records; None when `folder` holds no such run
+    (or already has its history)."""
+    from harness.load.record import LoadRecordError, interrupted_history
+
+    if (folder / HISTORY_FILE).exists():
+        return None
+    try:
+        history = interrupted_history(folder)
+    except (LoadRecordError, HistoryFormatError) as error:
+        raise ReportInputError(str(error)) from None
+    if history is not None:
+        history.write(folder / HISTORY_FILE)
+    return history
+
+
 def run_folders(folder: Path) -> list[Path]:
     """`folder` itself if it is a run folder, else its run subfolders (a gate folder), sorted."""
+    if folder.is_dir():
+        merge_interrupted_load(folder)
     if (folder / HISTORY_FILE).is_file():
         return [folder]
     if not folder.is_dir():

@@ -164,6 +164,7 @@ class SimCluster:
         def down() -> None:
             self.server.connected = False
             self._outage_started = self.scheduler.now
+            self.history.fault_begins("redis-outage", self._outage_started)
 
         def up() -> None:
             self.server.connected = True
