@@ -46,6 +46,10 @@ JUDGEMENTS: tuple[str, ...] = (
     "time; scans begun within the clock slack of each other are both acceptable answers.",
     "Lost by fault exempts only the reads that start after the fault that destroyed the last "
     "copy; reads before it are judged as usual.",
+    "After a Redis outage longer than the stall timeout, a scan whose worker lived may end "
+    "`failed` (worker lost): no worker can tell its missed heartbeats from a dead worker's. It "
+    "passes as long as every client is told that one result; a `complete` told before it "
+    "fails `terminal-is-final`.",
     "A history with a request the service refused as malformed (`bad_request`), with no "
     "operation, or whose every start request was refused, proves nothing: its verdict is "
     "unknown (exit 2), never a pass.",
