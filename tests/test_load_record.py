@@ -196,21 +196,12 @@ def _killed_load(out: Path, *, fault_open: bool) -> None:
     end record, and (with `fault_open`) an outage the nemesis opened and never closed."""
     raw = out / RAW_FOLDER
     write_run_header(raw, RunInfo("load", mode="load", seed=7, timing=TIMING, command="x"))
-    recorder = OpRecorder(raw, SERVICE)
-    recorder.record(
-        "start",
-        user="alice",
-        worker="101",
-        start=wall(0.0),
-        end=wall(28.1),
-        reply=complete(),
-        scan_id="a" * 32,
-    )
-    recorder.close()
+    record_scan(raw, [])
     # The process was killed before its end record: take that line off again.
-    lines = recorder.path.read_text(encoding="utf-8").splitlines(keepends=True)
+    (path,) = raw.glob("ops-*.jsonl")
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     assert '"end"' in lines[-1]
-    recorder.path.write_text("".join(lines[:-1]), encoding="utf-8")
+    path.write_text("".join(lines[:-1]), encoding="utf-8")
     append_fault(raw, "worker-restart", wall(5.0), wall(6.0), "103")
     if fault_open:
         append_fault_begun(raw, "redis-outage", wall(20.0))
