@@ -186,8 +186,10 @@ def test_clear_folder_removes_only_what_a_run_writes(tmp_path: Path) -> None:
     append_fault(tmp_path, "redis-outage", wall(1.0), wall(2.0))
     (tmp_path / "verdict.json").write_text("{}", encoding="utf-8")
     (tmp_path / "notes.txt").write_text("mine", encoding="utf-8")
+    # The harness writes the header before Locust's master clears the folder: it stays.
+    write_run_header(tmp_path, RunInfo("load"))
     clear_folder(tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "run.json"]
     assert read_folder(tmp_path).ops == []
 
 

@@ -136,7 +136,8 @@ def clear_folder(folder: Path) -> None:
     """Remove what an earlier run left in `folder`, so that it is not merged into this one."""
     if not folder.is_dir():
         return
-    for pattern in (f"{PREFIX}*.jsonl", FAULTS_FILE, RUN_FILE, "history.jsonl", "verdict.json"):
+    # Not the run header: the harness writes it before Locust's master clears the folder.
+    for pattern in (f"{PREFIX}*.jsonl", FAULTS_FILE, "history.jsonl", "verdict.json"):
         for path in folder.glob(pattern):
             path.unlink(missing_ok=True)
 
