@@ -329,6 +329,9 @@ class ScanService:
             cache_key = self._redis_get(keys.lookup_key(scan_id))
             if cache_key is None or not keys.valid_cache_key(cache_key):
                 return None
+        pending = self._pending.get(cache_key)
+        if pending is not None and pending.scan_id == scan_id:
+            return self._settle(pending), "memory"
         cached = self._memory_value(self._results, cache_key)
         if (
             isinstance(cached, ScanEntry)
@@ -354,6 +357,26 @@ class ScanService:
         self._probe("redis-fallback")
         self._remember(entry, restored=True)
         return entry, "redis"
+
+    def _settle(self, pending: ScanEntry) -> ScanEntry:
+        """A read of a scan whose last write Redis has not taken: write it first, as the cleanup
+        would, and answer what Redis then holds; `RedisUnavailable` while Redis is down.
+
+        What only this worker's memory holds is not yet the scan's result: served while Redis
+        is down, a `complete` could be contradicted by a worker that, blind to the outage,
+        judges the scan stalled as Redis returns (then compare-and-set keeps its `failed`).
+        """
+        try:
+            stored = self._write(pending)
+        except RedisError:
+            self._redis_failed()
+            if self.config.has("redis-errors-raise"):
+                raise
+            raise RedisUnavailable(pending.cache_key) from None
+        del self._pending[pending.cache_key]
+        self._probe("write-repaired")
+        self._remember(stored)
+        return stored
 
     def _judge_stall(self, entry: ScanEntry) -> ScanEntry:
         """A scanning entry that has not moved for the stall timeout belongs to a dead worker."""

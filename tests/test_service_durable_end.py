@@ -53,22 +53,49 @@ def test_an_outage_past_the_worker_timeout_answers_unavailable_then_the_cleanup_
         workers=3,
         duration=320.0,
         steps=(
-            Start(at=0.0, user="alice", scan="s1"),
+            Start(at=0.0, user="alice", scan="s1", worker=0),
+            # the scan's own worker, once its start has given up, still in the outage
+            Poll(scan="s1", start=178.0, until=178.0, every=1.0, worker=0),
             Poll(scan="s1", start=260.0, until=270.0, every=5.0, fanout=3),
         ),
         faults=(RedisOutage(at=1.0, duration=250.0),),
         profile=StrategyProfile(seconds=2.0),
     )
     result = simulate(scenario, seed=0)
-    start, *reads = result.history.ops
+    ops = sorted(result.history.ops, key=lambda op: op.start)
+    start, inside, *after = ops
     assert start.op == "start"
     assert (start.reply.status, start.reply.reason) == ("unavailable", "result not saved yet")
     assert start.end < cfg.worker_timeout, "the worker timeout would have killed the request"
     assert start.reply.scan_id is not None
-    assert reads and {op.reply.status for op in reads} == {"complete"}
+    # Its memory holds the result, but Redis does not: not served as complete yet.
+    assert (inside.start, inside.worker, inside.reply.status) == (178.0, "w0", "unavailable")
+    assert after and {op.reply.status for op in after} == {"complete"}
     assert result.verdict.violated() == set()
 
 
 @pytest.mark.parametrize("seed", range(5))
 def test_the_heal_schedule_holds_for_other_seeds(seed: int) -> None:
     assert simulate(_heal_restart(), seed=seed).verdict.violated() == set()
+
+
+def test_no_reader_is_told_complete_before_redis_holds_it() -> None:
+    # Found by exploring the fixed service: the start gave up at the worker timeout, a poll
+    # queued on the scan's worker was answered `complete` from its memory, and a worker started
+    # as Redis returned judged the scan stalled: `complete`, then `failed`.
+    scenario = Scenario(
+        name="memory-only-complete",
+        description="a 200 s outage outlives the start; an idle worker restarts at the heal",
+        workers=3,
+        duration=206.0,
+        steps=(
+            Start(at=0.0, user="alice", scan="s1"),
+            Poll(scan="s1", start=3.5, until=7.5, every=1.0, fanout=3),
+            Poll(scan="s1", start=200.5, until=204.5, every=1.0, fanout=3),
+        ),
+        faults=(RedisOutage(at=0.0, duration=200.0), RestartWorker(at=200.0, idle=True)),
+        profile=StrategyProfile(seconds=2.0),
+    )
+    result = simulate(scenario, seed=0)
+    assert not [op for op in result.history.ops if op.end < 200.0 and op.reply.terminal]
+    assert result.verdict.violated() == set()

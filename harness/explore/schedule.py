@@ -274,7 +274,7 @@ class Placed:
     healing: bool = False
 
 
-def _heal(action: Outage, now: float, begun: list[str], owner: dict[str, str]) -> list[Placed]:
+def _heal(action: Outage, now: float, begun: list[str]) -> list[Placed]:
     """What meets Redis's return after `action` (placed at `now`), for the scans begun so far."""
     if action.heal == "quiet":
         return []
@@ -286,7 +286,6 @@ def _heal(action: Outage, now: float, begun: list[str], owner: dict[str, str]) -
     for label in begun:
         poll = Poll(
             scan=label,
-            user=owner[label],
             start=start,
             until=start + (HEAL_ROUNDS - 1),
             every=1.0,
@@ -336,7 +335,7 @@ def place(schedule: Schedule) -> list[Placed]:
         elif isinstance(action, Outage):
             item = RedisOutage(at=now, duration=action.duration)
             placed.append(Placed(now, action, item))
-            placed.extend(_heal(action, now, labels[:begun], owner))
+            placed.extend(_heal(action, now, labels[:begun]))
             continue
         elif isinstance(action, Drop) and action.column not in dropped:
             # A column is dropped once; a second drop of it is a no-op.

@@ -59,17 +59,18 @@ def describe_item(item: sc.Step | sc.Fault, owners: dict[str, str]) -> str:
         return f"{item.user} starts scan {item.scan} {where}"
     if isinstance(item, sc.Poll):
         owner = owners.get(item.scan, "?")
-        who = owner if item.user is None else f"{item.user} (not the owner, {owner})"
+        who = owner if item.user in (None, owner) else f"{item.user} (not the owner, {owner})"
         where = "through the load balancer" if item.worker is None else f"on worker {item.worker}"
         return f"{who} polls scan {item.scan} {where}" + _repeated(item)
     if isinstance(item, sc.Latest):
         return f"{item.user} asks for their latest scan" + _repeated(item)
     if isinstance(item, sc.RestartWorker):
-        who = (
-            f"worker {item.worker}"
-            if item.worker is not None
-            else f"the worker running {item.scan}"
-        )
+        if item.worker is not None:
+            who = f"worker {item.worker}"
+        elif item.idle:
+            who = "a worker running no scan"
+        else:
+            who = f"the worker running {item.scan}"
         return f"{who} restarts (its memory is lost)"
     if isinstance(item, sc.RedisOutage):
         return (
