@@ -211,9 +211,12 @@ class ScanService:
         self._results: dict[str, _Cached] = {}
         #: entries whose last Redis write failed, to be written again once Redis answers
         self._pending: dict[str, ScanEntry] = {}
-        #: since when (wall time) this worker has seen Redis answer without a break; None while
-        #: it sees Redis fail. A new worker has seen no break: its own start is not a recovery.
-        self._redis_ok_since: float | None = 0.0
+        #: the breaks (wall-time spans) in which this worker saw Redis fail, oldest first, and
+        #: since when the current one lasts (None: Redis answers). A new worker has seen no
+        #: break: its own start is not a recovery.
+        self._breaks: list[tuple[float, float]] = []
+        self._break_since: float | None = None
+        self._seen_redis_answer = False
         self._last_contact = -math.inf
 
     # -- starting and running scans -------------------------------------------------------
@@ -383,14 +386,21 @@ class ScanService:
         if entry.terminal or self.config.has("orphaned-scan"):
             return entry
         now = time.time()
-        # Missed heartbeats during a Redis outage are not a sign of death: count from when this
-        # worker last saw Redis come back.
-        since = max(entry.updated_at, now if self._redis_ok_since is None else self._redis_ok_since)
-        if now - since <= self.config.stall_timeout:
+        if self._silent_for(entry.updated_at, now) <= self.config.stall_timeout:
             return entry
         failed = entry.finished(now, "failed", "worker lost")
         self._probe("orphan-marked-failed")
         return self.save(failed)
+
+    def _silent_for(self, since: float, now: float) -> float:
+        """How long a scan last heard of at `since` has been silent, not counting the breaks in
+        which this worker saw Redis fail: heartbeats missed in an outage are no sign of death,
+        those missed before it are (a scan orphaned long before a short outage is still
+        orphaned after it)."""
+        if self._break_since is not None:
+            return 0.0  # Redis fails right now: this worker cannot tell
+        excused = sum(max(0.0, min(end, now) - max(start, since)) for start, end in self._breaks)
+        return now - since - excused
 
     # -- cleanup --------------------------------------------------------------------------
 
@@ -550,10 +560,18 @@ class ScanService:
         return value.decode() if isinstance(value, bytes) else str(value)
 
     def _redis_failed(self) -> None:
-        self._redis_ok_since = None
+        if self._break_since is None:
+            # A worker whose very first contact failed cannot tell since when Redis is down.
+            self._break_since = time.time() if self._seen_redis_answer else -math.inf
         self._last_contact = time.monotonic()
 
     def _redis_answered(self) -> None:
-        if self._redis_ok_since is None:
-            self._redis_ok_since = time.time()
+        self._seen_redis_answer = True
+        if self._break_since is not None:
+            now = time.time()
+            self._breaks.append((self._break_since, now))
+            self._break_since = None
+            # Only breaks a scan still stored can have lived through matter.
+            horizon = now - self.config.result_ttl - self.config.stall_timeout
+            self._breaks = [b for b in self._breaks if b[1] >= horizon]
         self._last_contact = time.monotonic()
