@@ -12,6 +12,7 @@ __all__ = [
     "LATEST_PREFIX",
     "LOOKUP_PREFIX",
     "RESULT_PREFIX",
+    "SCANS_PREFIX",
     "USER_ID_RULE",
     "InvalidIdError",
     "is_contract_key",
@@ -19,6 +20,7 @@ __all__ = [
     "lookup_key",
     "result_key",
     "user_id_problem",
+    "user_scans_key",
     "valid_cache_key",
     "valid_scan_id",
     "valid_user_id",
@@ -27,6 +29,7 @@ __all__ = [
 LOOKUP_PREFIX = "opportunity_scan_lookup:"
 LATEST_PREFIX = "opportunity_user_latest_scan:"
 RESULT_PREFIX = "opportunity_scan_result:"
+SCANS_PREFIX = "opportunity_user_scans:"
 
 _SCAN_ID = re.compile(r"^[0-9a-f]{32}$")
 _USER_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -72,6 +75,12 @@ def latest_key(user_id: str) -> str:
     return LATEST_PREFIX + user_id
 
 
+def user_scans_key(user_id: str) -> str:
+    if not valid_user_id(user_id):
+        raise InvalidIdError(f"malformed user id {user_id!r}")
+    return SCANS_PREFIX + user_id
+
+
 def result_key(cache_key: str) -> str:
     if not valid_cache_key(cache_key):
         raise InvalidIdError(f"malformed cache key {cache_key!r}")
@@ -79,11 +88,13 @@ def result_key(cache_key: str) -> str:
 
 
 def is_contract_key(key: str) -> bool:
-    """True when `key` is one of the three key families of the contract, with a valid id."""
+    """True when `key` is one of the four key families of the contract, with a valid id."""
     if key.startswith(LOOKUP_PREFIX):
         return valid_scan_id(key[len(LOOKUP_PREFIX) :])
     if key.startswith(LATEST_PREFIX):
         return valid_user_id(key[len(LATEST_PREFIX) :])
+    if key.startswith(SCANS_PREFIX):
+        return valid_user_id(key[len(SCANS_PREFIX) :])
     if key.startswith(RESULT_PREFIX):
         return valid_cache_key(key[len(RESULT_PREFIX) :])
     return False

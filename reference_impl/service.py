@@ -1,6 +1,6 @@
 """One worker of the opportunity-scan service.
 
-The service keeps the contract of docs/design.md: three Redis keys that live together, per-worker
+The service keeps the contract of docs/design.md: four Redis keys that live together, per-worker
 memory maps with a short TTL, a periodic cleanup that calls `unregister_scan_lookup`, and a
 resolution chain (memory, then Redis, restoring into memory). It reads time through the standard
 library, talks to Redis through redis-py and runs strategies through the executor it is given; it
@@ -14,6 +14,7 @@ from its event loop instead.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import time
@@ -313,6 +314,8 @@ class ScanService:
         try:
             cache_key = self._redis_get(keys.latest_key(user_id))
             raw = self._redis_get(keys.result_key(cache_key)) if cache_key else None
+            if raw is None:
+                raw = self._newest_stored(user_id)
         except RedisUnavailable:
             return Reply("unavailable", reason="redis unavailable")
         if raw is None:
@@ -321,6 +324,35 @@ class ScanService:
         if entry.owner != user_id:
             return Reply("not_found")
         return Reply.of(self._judge_stall(entry), source="redis")
+
+    def _newest_stored(self, user_id: str) -> str | None:
+        """The newest of the user's scans Redis still holds, when the latest pointer names none:
+        the newest scan can expire before an older one that ran (or failed) later, and until
+        the older one expires it is the user's latest."""
+        index = keys.user_scans_key(user_id)
+        try:
+            members = self._redis.zrevrange(index, 0, -1)
+        except RedisError:
+            self._redis_failed()
+            if self.config.has("redis-errors-raise"):
+                raise
+            raise RedisUnavailable(index) from None
+        self._redis_answered()
+        gone: list[str] = []
+        found: str | None = None
+        for member in members:
+            cache_key = member.decode() if isinstance(member, bytes) else str(member)
+            if not keys.valid_cache_key(cache_key):
+                gone.append(cache_key)
+                continue
+            found = self._redis_get(keys.result_key(cache_key))
+            if found is not None:
+                break
+            gone.append(cache_key)
+        if gone:
+            with contextlib.suppress(RedisError):
+                self._redis.zrem(index, *gone)
+        return found
 
     def _resolve(self, scan_id: str) -> tuple[ScanEntry, str] | None:
         # The lookup map in memory holds the scans this worker registered; other workers find
@@ -491,14 +523,17 @@ class ScanService:
         return cached.value
 
     def _write(self, entry: ScanEntry, *, registering: bool = False) -> ScanEntry:
-        """Write the scan's three keys together; returns what Redis holds for the scan after.
+        """Write the scan's four keys together; returns what Redis holds for the scan after.
 
         A terminal entry in Redis is never overwritten (compare-and-set through WATCH): when
         another worker already recorded a terminal result, that entry is returned unchanged.
         """
         cfg = self.config
         now = time.time()
-        ttl = cfg.result_ttl
+        # A running scan's keys live until its result could expire at the latest (it ends by
+        # the worker timeout), not a TTL from each write: through an outage no write refreshes
+        # them, and the result written after it must still be found through them.
+        ttl = entry.started_at + cfg.worker_timeout + cfg.result_ttl - now
         if entry.finished_at is not None:
             # A repaired write keeps the result's original expiry.
             ttl = entry.finished_at + cfg.result_ttl - now
@@ -544,6 +579,11 @@ class ScanService:
                     pipe.set(keys.lookup_key(entry.scan_id), entry.cache_key, px=short)
             else:
                 pipe.set(keys.lookup_key(entry.scan_id), entry.cache_key, px=px)
+        # Every scan of the user, by start time, for `latest` once the newest has expired.
+        index = keys.user_scans_key(entry.owner)
+        pipe.zadd(index, {entry.cache_key: entry.started_at})
+        pipe.pexpire(index, px, nx=True)
+        pipe.pexpire(index, px, gt=True)
         pipe.get(keys.latest_key(entry.owner))
 
     def _redis_get(self, key: str) -> str | None:
