@@ -418,7 +418,11 @@ class ScanService:
         if entry.terminal or self.config.has("orphaned-scan"):
             return entry
         now = time.time()
-        if self._silent_for(entry.updated_at, now) <= self.config.stall_timeout:
+        # No worker runs a scan past the worker timeout (the arbiter kills it first), whatever
+        # this worker could see of Redis: a worker whose first contact failed cannot date the
+        # break, and so excuses all earlier silence, but not a scan older than that.
+        outlived = now - entry.started_at >= self.config.worker_timeout
+        if not outlived and self._silent_for(entry.updated_at, now) <= self.config.stall_timeout:
             return entry
         failed = entry.finished(now, "failed", "worker lost")
         self._probe("orphan-marked-failed")

@@ -59,3 +59,32 @@ def test_heartbeats_missed_before_an_outage_still_count() -> None:
             ("failed", "worker lost")
         }
         assert result.verdict.passed, result.verdict.violations
+
+
+# The scan's worker dies at 1 s; worker 0 restarts at 186 s as a 3 s outage begins, so its first
+# Redis contact fails and it cannot date the break. Asked at 189.5 s, past the 188 s by which
+# the scan must be terminal, it excused all earlier silence and said `scanning`.
+ORPHAN_READ_BY_A_WORKER_BORN_IN_AN_OUTAGE = Scenario(
+    name="orphan-read-by-a-worker-born-in-an-outage",
+    description="an orphan read by a worker whose first Redis contact failed",
+    duration=194.5,
+    steps=(
+        Start(at=0.0, user="alice", scan="s1"),
+        Poll(scan="s1", start=189.5, until=193.5, fanout=3),
+    ),
+    faults=(
+        RestartWorker(at=1.0, scan="s1"),
+        RestartWorker(at=186.0, worker=0),
+        RedisOutage(at=186.0, duration=3.0),
+    ),
+    profile=StrategyProfile(seconds=2.0),
+)
+
+
+def test_no_scan_outlives_the_worker_timeout_even_for_a_worker_blind_to_the_break() -> None:
+    for seed in (39, 0, 1):
+        result = simulate(ORPHAN_READ_BY_A_WORKER_BORN_IN_AN_OUTAGE, seed=seed)
+        reads = [op for op in result.history.ops if op.op == "status"]
+        assert reads and {op.reply.status for op in reads} <= {"failed", "unavailable"}
+        assert ("failed", "worker lost") in {(op.reply.status, op.reply.reason) for op in reads}
+        assert result.verdict.passed, result.verdict.violations
