@@ -41,6 +41,7 @@ __all__ = [
     "RunInfo",
     "TimeMap",
     "Timing",
+    "fault_begun",
     "retime_reply",
 ]
 
@@ -51,6 +52,12 @@ TimeMap = Callable[[float], float]
 def _t(value: float) -> float:
     """Times are kept to the microsecond so that histories compare byte for byte."""
     return round(value, 6)
+
+
+def fault_begun(fault: FaultKind, start: float, target: str | None = None) -> FaultBegunRecord:
+    """The journal line of a fault window that opened at `start`: its time rounded as the
+    window's `fault` record rounds it, so that the record closing it matches it exactly."""
+    return FaultBegunRecord(fault=fault, start=_t(start), target=target)
 
 
 def retime_reply(reply: Reply, clock: TimeMap) -> Reply:
@@ -262,7 +269,7 @@ class History:
         """Journal that a fault window opened at `start`; `fault(...)` with the same kind,
         start and target closes it. Only the journal holds it: were the run killed before the
         window closed, its history still shows the fault, open to the run's last record."""
-        self._append(FaultBegunRecord(fault=fault, start=start, target=target))
+        self._append(fault_begun(fault, start, target))
 
     def records(self) -> Iterator[Record]:
         """The run header, then operations and faults in order of start time."""

@@ -112,3 +112,13 @@ def test_an_open_fault_in_a_history_that_says_nothing_of_a_kill_marks_it_interru
     history = History.from_records(records)
     assert history.info.interrupted == "a fault was still in progress (redis-outage)"
     assert [(f.fault, f.start, f.end) for f in history.faults] == [("redis-outage", 2.0, 2.0)]
+
+
+def test_a_window_opened_at_a_time_finer_than_a_microsecond_closes(tmp_path: Path) -> None:
+    journal = tmp_path / "history.jsonl"
+    history = History(RunInfo("fine"))
+    history.journal(journal)
+    history.fault_begins("worker-restart", 1.0000004, "2")
+    history.fault("worker-restart", 1.0000004, 1.5, "2")
+    history.close_journal()
+    assert [(f.start, f.end) for f in History.read(journal).faults] == [(1.0, 1.5)]

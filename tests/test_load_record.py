@@ -249,3 +249,16 @@ def test_check_and_report_accept_a_killed_load_folder(
     assert (tmp_path / "history.jsonl").is_file()
     assert main(["report", str(tmp_path)]) == 0
     assert (tmp_path / "report.html").is_file()
+
+
+def test_an_opening_at_a_time_finer_than_a_microsecond_is_closed_by_its_window(
+    tmp_path: Path,
+) -> None:
+    # Fault records keep times to the microsecond; an opening kept to the last digit never
+    # matched its closing record, and the one restart read as two windows.
+    began = wall(20.0) + 0.1234567
+    append_fault_begun(tmp_path, "worker-restart", began, "7")
+    append_fault(tmp_path, "worker-restart", began, began + 1.0, "7")
+    run = read_folder(tmp_path)
+    assert run.open_faults == []
+    assert len(run.faults) == 1

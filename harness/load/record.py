@@ -31,6 +31,7 @@ from harness.history import (
     RunInfo,
     TimeMap,
     Timing,
+    fault_begun,
 )
 from harness.history_format import FaultBegunRecord, RunRecord, decode_record, encode_record
 from harness.live.slack import with_measured_slack
@@ -162,7 +163,7 @@ def append_fault_begun(
     """Log that a fault window opened (wall-clock seconds); its `append_fault` closes it. A run
     killed meanwhile still shows the fault, open to its last request."""
     folder.mkdir(parents=True, exist_ok=True)
-    record = FaultBegunRecord(fault=fault, start=start, target=target)
+    record = fault_begun(fault, start, target)
     with (folder / FAULTS_FILE).open("ab") as handle:
         handle.write(encode_record(record) + b"\n")
 
