@@ -51,6 +51,13 @@ class Cluster(Protocol):
     def redis_outage(self, *, at: float, duration: float) -> None:
         """Redis is unreachable from `at` for `duration` scenario seconds."""
 
+    def redis_failover(self, *, at: float, promote_after: float, rejoin_after: float) -> None:
+        """The primary dies at `at`; the replica is promoted `promote_after` later with what it
+        had received; the old primary rejoins as its replica `rejoin_after` after `at`."""
+
+    def replica_lag(self, *, at: float, duration: float) -> None:
+        """The replica receives no writes from `at` for `duration`, then catches up."""
+
     def drop_column(self, *, at: float, column: str) -> None:
         """An optional column disappears from the performance table."""
 

@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from harness.cluster import Cluster
-from harness.scenario import DropColumn, Latest, Poll, RedisOutage, RestartWorker, Scenario, Start
+from harness.scenario import (
+    DropColumn,
+    Latest,
+    Poll,
+    RedisFailover,
+    RedisOutage,
+    ReplicaLag,
+    RestartWorker,
+    Scenario,
+    Start,
+)
 
 __all__ = ["drive", "rounds"]
 
@@ -41,6 +51,12 @@ def drive(scenario: Scenario, cluster: Cluster) -> None:
             )
         elif isinstance(fault, RedisOutage):
             cluster.redis_outage(at=fault.at, duration=fault.duration)
+        elif isinstance(fault, RedisFailover):
+            cluster.redis_failover(
+                at=fault.at, promote_after=fault.promote_after, rejoin_after=fault.rejoin_after
+            )
+        elif isinstance(fault, ReplicaLag):
+            cluster.replica_lag(at=fault.at, duration=fault.duration)
         elif isinstance(fault, DropColumn):
             cluster.drop_column(at=fault.at, column=fault.column)
     cluster.run_until(scenario.duration)

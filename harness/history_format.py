@@ -40,7 +40,14 @@ __all__ = [
 ]
 
 OpKind = Literal["start", "status", "latest"]
-FaultKind = Literal["worker-restart", "redis-outage", "drop-column", "worker-timeout"]
+FaultKind = Literal[
+    "worker-restart",
+    "redis-outage",
+    "drop-column",
+    "worker-timeout",
+    "redis-failover",
+    "replica-lag",
+]
 
 OP_KINDS: tuple[str, ...] = get_args(OpKind)
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)

@@ -43,7 +43,11 @@ def reproduce_command(scenario: str, bugs: tuple[str, ...], seed: int, mode: str
 
 
 def service_config(scenario: Scenario, bugs: tuple[str, ...]) -> ServiceConfig:
-    return replace(scenario.config, bugs=validate_bugs(bugs))
+    config = replace(scenario.config, bugs=validate_bugs(bugs))
+    if scenario.replicated and config.redis.replica_acks == 0:
+        # A primary with a replica: the service waits for the replica as it would under Sentinel.
+        config = replace(config, redis=replace(config.redis, replica_acks=1))
+    return config
 
 
 def run_info(

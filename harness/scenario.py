@@ -18,7 +18,9 @@ pinned with `worker=`; `fanout=N` sends N concurrent requests per round.
 Steps (`steps=`): `Start` (a user starts a scan, named in the scenario), `Poll` (status of a
 named scan, repeated; `user=` another user to probe isolation), `Latest` (a user's latest
 scan, repeated). Faults (`faults=`): `RestartWorker` (by index, or the worker running a named
-scan at that moment), `RedisOutage` (a window), `DropColumn` (an optional column disappears);
+scan at that moment), `RedisOutage` (a window), `RedisFailover` (the primary dies, the
+replica is promoted with what it had), `ReplicaLag` (the replica falls behind), `DropColumn`
+(an optional column disappears);
 `missing_columns=` lacks columns from the start and `profile=StrategyProfile(hang=...)` makes
 strategies hang. `invariants=` limits the check (all by default) and `catches=` names the planted
 regressions the scenario is meant to catch: the gate fails if it does not catch one of them.
@@ -108,6 +110,33 @@ class RedisOutage:
 
 
 @dataclass(frozen=True)
+class RedisFailover:
+    """The Redis primary dies at `at` and Sentinel promotes the replica, with only the writes
+    it had received.
+
+    The replica is promoted `promote_after` seconds later (Sentinel's down-after and election)
+    and the dead primary rejoins as its replica `rejoin_after` seconds after `at`; the fault
+    window lasts until then, when Redis is whole again. A scenario with a failover or a
+    `ReplicaLag` runs against a primary with one replica, and the service counts a terminal
+    write saved only once the replica acknowledged it (`RedisSettings.replica_acks`).
+    """
+
+    at: float
+    promote_after: float = 5.0
+    rejoin_after: float = 10.0
+
+
+@dataclass(frozen=True)
+class ReplicaLag:
+    """The replica receives no writes from `at` for `duration` seconds (paused, or its link
+    slow), then catches up, unless the primary died meanwhile. Clients see nothing of it
+    until a `RedisFailover` promotes the lagging replica."""
+
+    at: float
+    duration: float
+
+
+@dataclass(frozen=True)
 class DropColumn:
     """An optional column disappears from the performance table at `at`."""
 
@@ -116,7 +145,7 @@ class DropColumn:
 
 
 Step = Start | Poll | Latest
-Fault = RestartWorker | RedisOutage | DropColumn
+Fault = RestartWorker | RedisOutage | RedisFailover | ReplicaLag | DropColumn
 
 
 @dataclass(frozen=True)
@@ -138,18 +167,31 @@ class Scenario:
     #: optional columns missing from the database from the start
     missing_columns: tuple[str, ...] = ()
 
+    @property
+    def replicated(self) -> bool:
+        """Whether the scenario runs against a primary and a replica (it breaks replication)."""
+        return any(isinstance(f, (RedisFailover, ReplicaLag)) for f in self.faults)
+
 
 class ScenarioError(ValueError):
     """A scenario that cannot run; the message names the file and the field."""
 
 
+def no_live_replication(source: str) -> str:
+    """Why a scenario that breaks replication cannot run live (yet)."""
+    return (
+        f"{source}: faults: RedisFailover and ReplicaLag run in simulation only: live mode "
+        f"starts one redis-server, with no replica or Sentinel"
+    )
+
+
 def _times(obj: Step | Fault) -> list[tuple[str, float]]:
-    names = ("at", "start", "until", "duration", "every")
+    names = ("at", "start", "until", "duration", "every", "promote_after", "rejoin_after")
     return [(n, getattr(obj, n)) for n in names if hasattr(obj, n)]
 
 
 _STEP_TYPES: tuple[type, ...] = (Start, Poll, Latest)
-_FAULT_TYPES: tuple[type, ...] = (RestartWorker, RedisOutage, DropColumn)
+_FAULT_TYPES: tuple[type, ...] = (RestartWorker, RedisOutage, RedisFailover, ReplicaLag, DropColumn)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
 
@@ -163,9 +205,10 @@ def validate(scenario: Scenario, source: str, limits: Limits | None = None) -> N
     Checked: the scenario's name, duration and worker count; invariant names, planted
     regression names (`catches`) and optional column names; every step and fault is of a known
     kind and in its list (steps: Start, Poll, Latest; faults: RestartWorker, RedisOutage,
-    DropColumn); no time is negative or after the scenario ends; worker indices are in range;
-    every scan a step or fault names is started exactly once; hanging strategies exist; user
-    ids are ones the service takes; nothing exceeds `limits` (default: `Limits.from_env()`).
+    RedisFailover, ReplicaLag, DropColumn); no time is negative or after the scenario ends;
+    worker indices are in range; every scan a step or fault names is started exactly once;
+    hanging strategies exist; user ids are ones the service takes; nothing exceeds `limits`
+    (default: `Limits.from_env()`).
     """
     from harness.checker import INVARIANTS
 
@@ -247,14 +290,32 @@ def validate(scenario: Scenario, source: str, limits: Limits | None = None) -> N
                 raise fail(f"{where}.until", f"{item.until} is before start {item.start}")
             if not isinstance(item.fanout, int) or item.fanout < 1:
                 raise fail(f"{where}.fanout", f"must be at least 1, got {item.fanout}")
-        if isinstance(item, RedisOutage):
+        if isinstance(item, (RedisOutage, ReplicaLag)):
             if item.duration <= 0:
                 raise fail(f"{where}.duration", f"must be positive, got {item.duration}")
+            what = "outage" if isinstance(item, RedisOutage) else "lag"
             if item.at + item.duration > scenario.duration:
                 raise fail(
                     f"{where}.duration",
-                    f"the outage ends at {item.at + item.duration}, after the scenario ends at "
+                    f"the {what} ends at {item.at + item.duration}, after the scenario ends at "
                     f"{scenario.duration}",
+                )
+        if isinstance(item, RedisFailover):
+            if item.promote_after <= 0:
+                raise fail(f"{where}.promote_after", f"must be positive, got {item.promote_after}")
+            settle = scenario.config.cleanup_interval
+            if item.rejoin_after < item.promote_after + settle:
+                raise fail(
+                    f"{where}.rejoin_after",
+                    f"{item.rejoin_after} must be at least the cleanup interval ({settle:g} s) "
+                    f"after promote_after {item.promote_after}: workers write again what the "
+                    f"promoted replica lacks within one interval, and the window covers it",
+                )
+            if item.at + item.rejoin_after > scenario.duration:
+                raise fail(
+                    f"{where}.rejoin_after",
+                    f"the failover ends at {item.at + item.rejoin_after}, after the scenario "
+                    f"ends at {scenario.duration}",
                 )
         if isinstance(item, DropColumn) and item.column not in OPTIONAL_COLUMNS:
             raise fail(

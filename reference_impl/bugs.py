@@ -30,6 +30,10 @@ BUGS: dict[str, str] = {
         "the latest-scan pointer is only set when absent: latest keeps naming an older scan"
     ),
     "complete-on-budget": "a strategy cut off by the budget ends the scan labelled complete",
+    "no-replica-ack": (
+        "terminal writes are trusted once the primary answers: a failover promotes a replica "
+        "without them"
+    ),
     "terminal-overwrite": (
         "writes are not compare-and-set: a late write overwrites a terminal result in Redis"
     ),

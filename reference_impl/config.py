@@ -18,6 +18,12 @@ class RedisSettings:
     connect_timeout: float = 0.5
     socket_timeout: float = 0.5
     retries: int = 0
+    #: replicas that must hold a terminal write before the service counts it saved (Redis
+    #: `WAIT`): 0 against a single Redis, 1 against a primary and a replica under Sentinel,
+    #: where an acknowledged write the replica lacks is lost when the replica is promoted
+    replica_acks: int = 0
+    #: how long `WAIT` waits for those replicas (seconds); a write they miss stays pending
+    replica_ack_timeout: float = 0.1
 
 
 #: the durations a client can observe, which the harness's checker judges histories by

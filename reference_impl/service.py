@@ -21,7 +21,7 @@ import time
 import uuid
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import redis
 from redis.exceptions import RedisError, WatchError
@@ -33,6 +33,8 @@ from reference_impl.performance import PerformanceStore
 from reference_impl.strategies import StrategyProfile, strategy_names, strategy_runner
 
 Probe = Callable[[str], None]
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -219,6 +221,13 @@ class ScanService:
         self._break_since: float | None = None
         self._seen_redis_answer = False
         self._last_contact = -math.inf
+        #: against a replicated Redis: the run id of the primary last seen, whether to ask it
+        #: again (at first contact and after each break), whether a break since may have been
+        #: a failover, and when the primary last changed
+        self._primary: str | None = None
+        self._doubt_primary = config.redis.replica_acks > 0
+        self._after_break = False
+        self._primary_changed_at = -math.inf
 
     # -- starting and running scans -------------------------------------------------------
 
@@ -273,8 +282,7 @@ class ScanService:
         """
         self._remember(entry)
         try:
-            stored = self._write(entry)
-            self._pending.pop(entry.cache_key, None)
+            stored = self._persist(entry)
         except RedisError:
             self._redis_failed()
             if not self.config.has("lost-write-after-outage"):
@@ -287,8 +295,41 @@ class ScanService:
         return stored
 
     def pending(self, cache_key: str) -> bool:
-        """Whether this worker holds a write for `cache_key` that Redis has not taken yet."""
+        """Whether this worker holds a write for `cache_key` that Redis has not taken yet (or,
+        for a terminal write against a replicated Redis, that no replica acknowledged)."""
         return cache_key in self._pending
+
+    def _persist(self, entry: ScanEntry) -> ScanEntry:
+        """Write `entry` and return what Redis then holds; `RedisError` when the write failed.
+
+        A terminal result no replica acknowledged stays pending, written again like a write in
+        an outage: the primary answered, but a failover would promote a replica without it.
+        """
+        stored = self._write(entry)
+        if stored.terminal and not self._replicated():
+            self._pending[entry.cache_key] = stored
+            self._probe("write-unacked")
+        else:
+            self._pending.pop(entry.cache_key, None)
+        return stored
+
+    def _replicated(self) -> bool:
+        """Whether the replicas hold this worker's writes so far (`WAIT`).
+
+        `WAIT` counts the writes of the connection it is sent on. Every call into the service
+        runs under one lock (see `reference_impl.web`) and redis-py's pool hands out the
+        connection released last, so it is the connection that just wrote.
+        """
+        wanted = self.config.redis.replica_acks
+        if wanted == 0 or self.config.has("no-replica-ack"):
+            return True
+        timeout_ms = max(1, int(self.config.redis.replica_ack_timeout * 1000))
+        try:
+            acked = int(self._redis.wait(wanted, timeout_ms))
+        except RedisError:
+            self._redis_failed()
+            return False
+        return acked >= wanted
 
     # -- reading --------------------------------------------------------------------------
 
@@ -301,6 +342,8 @@ class ScanService:
         except RedisUnavailable:
             return Reply("unavailable", scan_id=scan_id, reason="redis unavailable")
         if found is None:
+            if self._missing_may_be_lost():
+                return Reply("unavailable", scan_id=scan_id, reason="redis failed over")
             return Reply("not_found", scan_id=scan_id)
         entry, source = found
         if entry.owner != user_id and not self.config.has("no-user-scope"):
@@ -319,6 +362,8 @@ class ScanService:
         except RedisUnavailable:
             return Reply("unavailable", reason="redis unavailable")
         if raw is None:
+            if self._missing_may_be_lost():
+                return Reply("unavailable", reason="redis failed over")
             return Reply("not_found")
         entry = ScanEntry.from_json(raw)
         if entry.owner != user_id:
@@ -402,16 +447,45 @@ class ScanService:
         judges the scan stalled as Redis returns (then compare-and-set keeps its `failed`).
         """
         try:
-            stored = self._write(pending)
+            stored = self._persist(pending)
         except RedisError:
             self._redis_failed()
             if self.config.has("redis-errors-raise"):
                 raise
             raise RedisUnavailable(pending.cache_key) from None
-        del self._pending[pending.cache_key]
-        self._probe("write-repaired")
+        if not self.pending(pending.cache_key):
+            self._probe("write-repaired")
         self._remember(stored)
         return stored
+
+    def _check_primary(self) -> None:
+        """Ask which server is the primary (its run id). A new one (a failover) may lack what
+        this worker wrote: everything of its own its memory holds is written again, and for one
+        cleanup interval a missing key may be one another worker has not rewritten yet, so it
+        is answered `unavailable`, not `not_found` (every worker notices within an interval)."""
+        try:
+            run_id = str(self._redis.info("server")["run_id"])
+        except RedisError:
+            self._redis_failed()
+            return
+        self._doubt_primary = self._after_break = False
+        if self._primary is not None and run_id != self._primary:
+            self._primary_changed_at = time.time()
+            self._probe("primary-changed")
+            own = {c.value for c in self._lookups.values()}
+            for cache_key, cached in self._results.items():
+                entry = cached.value
+                if isinstance(entry, ScanEntry) and (entry.terminal or cache_key in own):
+                    self._pending.setdefault(cache_key, entry)
+        self._primary = run_id
+
+    def _missing_may_be_lost(self) -> bool:
+        """Whether a missing key may be a write a failover lost that its holder has not written
+        again yet: one interval after the primary changed (asked now if a break came since)."""
+        if self._doubt_primary:
+            self._check_primary()
+        changed = time.time() - self._primary_changed_at < self.config.cleanup_interval
+        return self._after_break or changed
 
     def _judge_stall(self, entry: ScanEntry) -> ScanEntry:
         """A scanning entry that has not moved for the stall timeout belongs to a dead worker."""
@@ -487,24 +561,28 @@ class ScanService:
         # The cleanup doubles as the health probe that tells this worker when Redis came back
         # (see `_judge_stall`); a worker that talked to Redis since the last tick already knows.
         quiet = time.monotonic() - self._last_contact >= self.config.cleanup_interval
-        if not (self._pending or quiet):
+        # Against a replicated Redis a break may be a failover: noticed at the next tick.
+        broken = self._break_since is not None and self.config.redis.replica_acks > 0
+        if not (self._pending or quiet or broken or self._doubt_primary):
             return
         try:
-            self._redis.ping()
+            self._reconnecting(self._redis.ping)
         except RedisError:
             self._redis_failed()
             return
         self._redis_answered()
+        if self._doubt_primary:
+            self._check_primary()
         for cache_key, entry in list(self._pending.items()):
             try:
-                stored = self._write(entry)
+                stored = self._persist(entry)
             except RedisError:
                 self._redis_failed()
                 return
-            del self._pending[cache_key]
             if stored is not entry:
                 self._remember(stored)
-            self._probe("write-repaired")
+            if not self.pending(cache_key):
+                self._probe("write-repaired")
 
     # -- memory and Redis ------------------------------------------------------------------
 
@@ -592,7 +670,7 @@ class ScanService:
 
     def _redis_get(self, key: str) -> str | None:
         try:
-            value = self._redis.get(key)
+            value = self._reconnecting(lambda: self._redis.get(key))
         except RedisError:
             self._redis_failed()
             if self.config.has("redis-errors-raise"):
@@ -603,6 +681,19 @@ class ScanService:
             return None
         return value.decode() if isinstance(value, bytes) else str(value)
 
+    def _reconnecting(self, command: Callable[[], _T]) -> _T:
+        """`command`, once more if its connection was refused, against a replicated Redis: a
+        pooled connection to a primary that died fails once, then the pool connects to the one
+        now serving. So every worker notices a promotion at its next contact, and each one's
+        doubt about missing keys (`_missing_may_be_lost`) ends an interval after it."""
+        try:
+            return command()
+        except redis.ConnectionError:
+            if self.config.redis.replica_acks == 0:
+                raise
+            self._redis_failed()  # a break, however short: the primary may have changed
+            return command()
+
     def _redis_failed(self) -> None:
         if self._break_since is None:
             # A worker whose very first contact failed cannot tell since when Redis is down.
@@ -612,6 +703,7 @@ class ScanService:
     def _redis_answered(self) -> None:
         self._seen_redis_answer = True
         if self._break_since is not None:
+            self._doubt_primary = self._after_break = self.config.redis.replica_acks > 0
             now = time.time()
             self._breaks.append((self._break_since, now))
             self._break_since = None

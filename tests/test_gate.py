@@ -17,7 +17,7 @@ from tests.cli_runs import CliRun, run_cli
 def test_full_gate_passes_and_catches_every_regression(full_gate: CliRun) -> None:
     assert full_gate.code == 0, full_gate.out + full_gate.err
     assert f"{len(BUGS)}/{len(BUGS)} planted regressions caught" in full_gate.out
-    assert "14/14 planted regressions caught" in full_gate.out
+    assert "15/15 planted regressions caught" in full_gate.out
     assert "GATE PASS" in full_gate.out
     assert "ESCAPED" not in full_gate.out
     assert "UNMET CLAIM" not in full_gate.out

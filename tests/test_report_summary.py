@@ -95,7 +95,7 @@ def test_gate_summary_has_the_matrix_checklist_and_command(full_gate: CliRun) ->
         assert f"- S{i + 1}: `{name}`" in summary
     for name in INVARIANTS:
         assert f"- [x] `{name}`: pass in {len(names)} scenario(s)" in summary
-    assert "**14/14 planted regressions caught.**" in summary
+    assert "**15/15 planted regressions caught.**" in summary
     assert "```sh\nscanchaos gate --seed 0\n```" in summary
     assert "## Timeline" in summary
     for judgement in JUDGEMENTS:

@@ -98,7 +98,8 @@ CASES = [
     (
         "unknown fault name",
         scenario(faults='"kill-redis",'),
-        "faults[0]: unknown fault 'kill-redis'; known: RestartWorker, RedisOutage, DropColumn",
+        "faults[0]: unknown fault 'kill-redis'; known: RestartWorker, RedisOutage, "
+        "RedisFailover, ReplicaLag, DropColumn",
     ),
     (
         "a fault among the steps",

@@ -13,6 +13,8 @@ __all__ = ["READS", "SHOWN", "Context", "LostByFault", "ScanFacts", "Violation"]
 READS = ("status", "latest")
 #: reply statuses that show a scan exists (its progress or its result)
 SHOWN = frozenset({"scanning", "complete", "partial", "failed"})
+#: the fault windows in which Redis itself was broken, as a client sees it
+REDIS_FAULTS = frozenset({"redis-outage", "redis-failover"})
 
 
 @dataclass(frozen=True)
@@ -182,9 +184,10 @@ class Context:
         for facts in self.scans.values():
             if facts.owner is not None:
                 self.by_owner.setdefault(facts.owner, []).append(facts)
-        self.redis_faults: list[FaultEvent] = [
-            f for f in history.faults if f.fault == "redis-outage"
-        ]
+        # A failover is a Redis fault to a client as an outage is, from the primary's death
+        # until the promoted primary has a replica again; a lagging replica is not (clients
+        # see nothing until a failover makes its lag count).
+        self.redis_faults: list[FaultEvent] = [f for f in history.faults if f.fault in REDIS_FAULTS]
         self.restarts: list[FaultEvent] = [f for f in history.faults if f.fault == "worker-restart"]
         self._lost: dict[str, LostByFault | None] = {}
 
@@ -200,7 +203,7 @@ class Context:
         return self.in_redis_fault(op) or any(
             op.start <= f.end + grace and op.end >= f.start - self.timing.slack
             for f in self.history.faults
-            if f.fault != "redis-outage"
+            if f.fault not in REDIS_FAULTS
         )
 
     def restarted(self, worker: str, at: float) -> bool:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from harness.explore.schedule import (
     Begin,
+    Failover,
     Outage,
     Placed,
     Restart,
@@ -15,7 +16,16 @@ from harness.explore.schedule import (
     gap_class,
 )
 from harness.history import History
-from harness.scenario import DropColumn, Latest, Poll, RedisOutage, RestartWorker, Start
+from harness.scenario import (
+    DropColumn,
+    Latest,
+    Poll,
+    RedisFailover,
+    RedisOutage,
+    ReplicaLag,
+    RestartWorker,
+    Start,
+)
 from reference_impl import ServiceConfig, StrategyProfile
 
 #: the service's interesting paths, as its probe names them; each should be reached at least once
@@ -26,6 +36,8 @@ PATHS: tuple[str, ...] = (
     "write-deferred",
     "write-repaired",
     "orphan-marked-failed",
+    "write-unacked",
+    "primary-changed",
 )
 
 #: what the history shows happened, beyond the probe's paths
@@ -78,7 +90,7 @@ class Coverage:
             self.faults[f"strategies take {profile.seconds:g} s"] += 1
         for p in placed:
             if p.healing:
-                assert isinstance(p.action, Outage)
+                assert isinstance(p.action, (Outage, Failover))
                 self.gaps[f"redis heals: {p.action.heal}"] += 1
             else:
                 self.gaps[gap_class(p.action.gap, cfg)] += 1
@@ -107,6 +119,10 @@ class Coverage:
                     self.faults["worker restart (the one running a scan)"] += 1
             elif isinstance(item, RedisOutage):
                 self.faults["redis outage"] += 1
+            elif isinstance(item, ReplicaLag):
+                self.faults["redis replica lag"] += 1
+            elif isinstance(item, RedisFailover):
+                self.faults["redis failover"] += 1
             elif isinstance(item, DropColumn):
                 self.faults["column dropped"] += 1
             elif isinstance(p.action, (Watch, Restart)):

@@ -2,10 +2,11 @@
 
 A schedule is a setup (the cluster's seed, how long strategies take, which ones hang) and a list
 of actions. Each action waits a gap after the previous one, then does one thing: start a scan,
-poll one, ask for a user's latest scan, restart a worker, take Redis down for a while, drop a
-column. Gaps come in small steps and in steps that cross the service's own durations (memory
-TTL + cleanup period, stall timeout, scan budget, worker timeout, result TTL), so a schedule
-reaches every phase of a scan's life in a handful of actions.
+poll one, ask for a user's latest scan, restart a worker, take Redis down for a while, let
+the Redis replica fall behind, fail the primary over to the replica, drop a column. Gaps come
+in small steps and in steps that cross the service's own durations (memory TTL + cleanup
+period, stall timeout, scan budget, worker timeout, result TTL), so a schedule reaches every
+phase of a scan's life in a handful of actions.
 
 Nothing here knows about the planted regressions: the same generator serves every run.
 """
@@ -13,7 +14,7 @@ Nothing here knows about the planted regressions: the same generator serves ever
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TypedDict
+from typing import TypedDict, TypeVar
 
 from hypothesis import strategies as st
 
@@ -22,7 +23,9 @@ from harness.scenario import (
     Fault,
     Latest,
     Poll,
+    RedisFailover,
     RedisOutage,
+    ReplicaLag,
     RestartWorker,
     Scenario,
     Start,
@@ -37,6 +40,14 @@ WORKERS = 3
 ROUNDS: tuple[int, ...] = (1, 5, 15, 40)
 EVERY: tuple[float, ...] = (1.0, 2.0, 5.0, 10.0)
 OUTAGES: tuple[float, ...] = (3.0, 10.0, 40.0, 200.0)
+#: how long the replica lags; after a failover's primary death, when Sentinel promotes the
+#: replica, and how much later the old primary rejoins as its replica
+LAGS: tuple[float, ...] = (3.0, 10.0, 40.0)
+PROMOTIONS: tuple[float, ...] = (1.0, 5.0)
+REJOINS: tuple[float, ...] = (2.0, 10.0, 30.0)
+#: how long before a failover its replica stopped receiving writes (resumed as it is promoted):
+#: a failover often follows replication trouble, and then it loses what the lag held back
+BEHIND: tuple[float, ...] = (0.0, 30.0, 120.0)
 #: what happens as Redis comes back: nothing; every scan begun before is polled by its owner
 #: (as clients retry once the 503s stop); or that, and an idle worker restarted first (as an
 #: orchestrator replaces workers whose health checks failed during the outage)
@@ -163,12 +174,33 @@ class Outage:
 
 
 @dataclass(frozen=True)
+class Lag:
+    """The Redis replica receives no writes for `duration`."""
+
+    gap: float
+    duration: float
+
+
+@dataclass(frozen=True)
+class Failover:
+    """The Redis primary dies; the replica is promoted `promote_after` later and the old
+    primary rejoins `rejoin` after that; `heal` as for an outage, met at the promotion. The
+    replica had stopped receiving writes `behind` seconds before the primary died."""
+
+    gap: float
+    promote_after: float
+    rejoin: float
+    heal: str = "quiet"
+    behind: float = 0.0
+
+
+@dataclass(frozen=True)
 class Drop:
     gap: float
     column: str
 
 
-Action = Begin | Watch | AskLatest | Restart | Outage | Drop
+Action = Begin | Watch | AskLatest | Restart | Outage | Lag | Failover | Drop
 
 
 @dataclass(frozen=True)
@@ -236,13 +268,22 @@ def schedules(
         "outage": st.builds(
             Outage, gap=gap, duration=st.sampled_from(OUTAGES), heal=st.sampled_from(HEALS)
         ),
+        "lag": st.builds(Lag, gap=gap, duration=st.sampled_from(LAGS)),
+        "failover": st.builds(
+            Failover,
+            gap=gap,
+            promote_after=st.sampled_from(PROMOTIONS),
+            rejoin=st.sampled_from(REJOINS),
+            heal=st.sampled_from(HEALS),
+            behind=st.sampled_from(BEHIND),
+        ),
         "drop": st.builds(Drop, gap=gap, column=st.sampled_from(OPTIONAL_COLUMNS)),
     }
     # Scans and polls are drawn more often than faults: a fault only shows through them.
     # Outages twice: the moment Redis heals is where scans' copies disagree most.
     weighted = (
         *("begin", "watch", "begin", "watch", "watch", "latest", "latest"),
-        *("restart", "outage", "outage", "drop"),
+        *("restart", "outage", "outage", "lag", "failover", "drop"),
     )
     action = st.sampled_from(weighted).flatmap(lambda kind: kinds[kind])
     setup = st.builds(
@@ -274,11 +315,12 @@ class Placed:
     healing: bool = False
 
 
-def _heal(action: Outage, now: float, begun: list[str]) -> list[Placed]:
-    """What meets Redis's return after `action` (placed at `now`), for the scans begun so far."""
+def _heal(action: Outage | Failover, now: float, begun: list[str]) -> list[Placed]:
+    """What meets Redis's return after `action` (placed at `now`), for the scans begun so far:
+    the end of an outage, a failover's promotion."""
     if action.heal == "quiet":
         return []
-    end = now + action.duration
+    end = now + (action.duration if isinstance(action, Outage) else action.promote_after)
     healed: list[Placed] = []
     if action.heal == "restart":
         healed.append(Placed(end, action, RestartWorker(at=end, idle=True), healing=True))
@@ -308,6 +350,7 @@ def place(schedule: Schedule) -> list[Placed]:
     now = 0.0
     begun = 0
     dropped: set[str] = set()
+    failed_over_until = 0.0
     for action in schedule.actions:
         now += action.gap
         item: Step | Fault | None = None
@@ -337,6 +380,24 @@ def place(schedule: Schedule) -> list[Placed]:
             placed.append(Placed(now, action, item))
             placed.extend(_heal(action, now, labels[:begun]))
             continue
+        elif isinstance(action, Lag):
+            item = ReplicaLag(at=now, duration=action.duration)
+        elif isinstance(action, Failover):
+            if now < failed_over_until:
+                placed.append(Placed(now, action, None))  # the primary is not whole yet
+                continue
+            rejoin_after = action.promote_after + action.rejoin
+            failed_over_until = now + rejoin_after
+            item = RedisFailover(
+                at=now, promote_after=action.promote_after, rejoin_after=rejoin_after
+            )
+            placed.append(Placed(now, action, item))
+            if action.behind > 0:
+                since = max(0.0, now - action.behind)
+                lag = ReplicaLag(at=since, duration=now + action.promote_after - since)
+                placed.append(Placed(now, action, lag))
+            placed.extend(_heal(action, now, labels[:begun]))
+            continue
         elif isinstance(action, Drop) and action.column not in dropped:
             # A column is dropped once; a second drop of it is a no-op.
             dropped.add(action.column)
@@ -345,16 +406,19 @@ def place(schedule: Schedule) -> list[Placed]:
     return placed
 
 
-def _merge_outages(outages: list[RedisOutage]) -> list[RedisOutage]:
-    # One Redis is either down or up: overlapping windows are one longer outage.
-    merged: list[RedisOutage] = []
-    for outage in sorted(outages, key=lambda o: o.at):
-        if merged and outage.at <= merged[-1].at + merged[-1].duration:
+_Span = TypeVar("_Span", RedisOutage, ReplicaLag)
+
+
+def _merge_windows(windows: list[_Span]) -> list[_Span]:
+    # Redis is either down or up, its replica behind or not: overlapping windows are one.
+    merged: list[_Span] = []
+    for window in sorted(windows, key=lambda o: o.at):
+        if merged and window.at <= merged[-1].at + merged[-1].duration:
             last = merged[-1]
-            end = max(last.at + last.duration, outage.at + outage.duration)
-            merged[-1] = RedisOutage(at=last.at, duration=end - last.at)
+            end = max(last.at + last.duration, window.at + window.duration)
+            merged[-1] = replace(last, duration=end - last.at)
         else:
-            merged.append(outage)
+            merged.append(window)
     return merged
 
 
@@ -370,18 +434,24 @@ def to_scenario(
     steps: list[Step] = []
     faults: list[Fault] = []
     outages: list[RedisOutage] = []
+    lags: list[ReplicaLag] = []
     end = 0.0
     for p in placed:
         if isinstance(p.item, (Start, Poll, Latest)):
             steps.append(p.item)
         elif isinstance(p.item, RedisOutage):
             outages.append(p.item)
+        elif isinstance(p.item, ReplicaLag):
+            lags.append(p.item)
         elif p.item is not None:
             faults.append(p.item)
         end = max(end, p.at, *(getattr(p.item, "until", p.at),))
-        if isinstance(p.item, RedisOutage):
+        if isinstance(p.item, (RedisOutage, ReplicaLag)):
             end = max(end, p.item.at + p.item.duration)
-    faults.extend(_merge_outages(outages))
+        if isinstance(p.item, RedisFailover):
+            end = max(end, p.item.at + p.item.rejoin_after)
+    faults.extend(_merge_windows(outages))
+    faults.extend(_merge_windows(lags))
     faults.sort(key=lambda f: f.at)
     return Scenario(
         name=name,

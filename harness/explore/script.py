@@ -76,6 +76,17 @@ def describe_item(item: sc.Step | sc.Fault, owners: dict[str, str]) -> str:
         return (
             f"Redis goes down for {_seconds(item.duration)} (until {item.at + item.duration:g} s)"
         )
+    if isinstance(item, sc.ReplicaLag):
+        return (
+            f"the Redis replica falls behind for {_seconds(item.duration)} "
+            f"(until {item.at + item.duration:g} s)"
+        )
+    if isinstance(item, sc.RedisFailover):
+        return (
+            f"the Redis primary dies; the replica is promoted at "
+            f"{item.at + item.promote_after:g} s, the old primary rejoins as its replica at "
+            f"{item.at + item.rejoin_after:g} s"
+        )
     assert isinstance(item, sc.DropColumn)
     return f"column {item.column} is dropped from the performance table"
 

@@ -67,6 +67,7 @@ from harness.live.redis_server import (
 from harness.live.schedule import LiveSchedule
 from harness.live.state import read_state_files
 from harness.live.timing import live_config
+from harness.scenario import ScenarioError, no_live_replication
 from reference_impl import (
     ServiceConfig,
     StrategyProfile,
@@ -384,6 +385,12 @@ class LiveCluster:
 
     def redis_outage(self, *, at: float, duration: float) -> None:
         self.schedule.redis_outage(at, duration)
+
+    def redis_failover(self, *, at: float, promote_after: float, rejoin_after: float) -> None:
+        raise ScenarioError(no_live_replication("this scenario"))
+
+    def replica_lag(self, *, at: float, duration: float) -> None:
+        raise ScenarioError(no_live_replication("this scenario"))
 
     def drop_column(self, *, at: float, column: str) -> None:
         self.schedule.drop_column(at, column)

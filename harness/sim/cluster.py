@@ -17,11 +17,10 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-import fakeredis
-import redis
 from freezegun import freeze_time
 
 from harness.history import History, OpKind, RunInfo, Timing, retime_reply
+from harness.sim.replication import SimRedis
 from harness.sim.scheduler import Scheduler
 from harness.sim.worker import ActiveScan, SimWorker, schedule_call
 from reference_impl import (
@@ -74,7 +73,7 @@ class SimCluster:
         self.jitter = jitter
         self.profile = profile or StrategyProfile()
         self.rng = random.Random(seed)
-        self.server = fakeredis.FakeServer()
+        self.redis = SimRedis()
         self.engine = open_engine("sqlite://")
         seed_database(self.engine, strategy_names(config.strategies), missing_columns)
         self.history = History(
@@ -95,6 +94,7 @@ class SimCluster:
         self._labels: dict[str, str] = {}
         self.workers = [SimWorker(i, self._new_service(i)) for i in range(workers)]
         self._outage_started: float | None = None
+        self._failover_lost: list[bytes] = []
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -162,18 +162,54 @@ class SimCluster:
 
     def redis_outage(self, *, at: float, duration: float) -> None:
         def down() -> None:
-            self.server.connected = False
+            self.redis.up = False
             self._outage_started = self.scheduler.now
             self.history.fault_begins("redis-outage", self._outage_started)
 
         def up() -> None:
-            self.server.connected = True
+            self.redis.up = True
             if self._outage_started is not None:
                 self.history.fault("redis-outage", self._outage_started, self.scheduler.now)
                 self._outage_started = None
 
         self.scheduler.at(at, down)
         self.scheduler.at(at + duration, up)
+
+    def redis_failover(self, *, at: float, promote_after: float, rejoin_after: float) -> None:
+        def primary_dies() -> None:
+            self.redis.primary_dies()
+            self.history.fault_begins("redis-failover", self.scheduler.now)
+
+        def promote() -> None:
+            self._failover_lost = self.redis.promote()
+
+        def rejoin() -> None:
+            self.redis.rejoin()
+            lost = self._failover_lost
+            promoted = at + promote_after
+            what = f"replica promoted at {promoted:g} s"
+            what += (
+                f" lacking {len(lost)} key(s): {', '.join(k.decode() for k in lost)}"
+                if lost
+                else " with every write"
+            )
+            self.history.fault("redis-failover", at, self.scheduler.now, what)
+
+        self.scheduler.at(at, primary_dies)
+        self.scheduler.at(at + promote_after, promote)
+        self.scheduler.at(at + rejoin_after, rejoin)
+
+    def replica_lag(self, *, at: float, duration: float) -> None:
+        def begins() -> None:
+            self.redis.lag_begins()
+            self.history.fault_begins("replica-lag", at)
+
+        def ends() -> None:
+            self.redis.lag_ends()
+            self.history.fault("replica-lag", at, self.scheduler.now)
+
+        self.scheduler.at(at, begins)
+        self.scheduler.at(at + duration, ends)
 
     def drop_column(self, *, at: float, column: str) -> None:
         def drop() -> None:
@@ -186,11 +222,7 @@ class SimCluster:
     # -- workers ------------------------------------------------------------------------
 
     def _new_service(self, index: int) -> ScanService:
-        client = redis.Redis(
-            connection_pool=redis.ConnectionPool(
-                connection_class=fakeredis.FakeRedisConnection, server=self.server
-            )
-        )
+        client = self.redis.client()
         probe = self._probe
         return ScanService(
             config=self.config,

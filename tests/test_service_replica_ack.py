@@ -1,0 +1,118 @@
+"""A terminal write is saved once a replica has it: through a failover the result survives
+(`RedisSettings.replica_acks`, the `no-replica-ack` regression, `failover-after-completion`)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from freezegun import freeze_time
+
+from harness.runner import simulate
+from harness.scenario import load
+from harness.sim.replication import SimRedis
+from reference_impl import (
+    PerformanceStore,
+    ScanRun,
+    ScanService,
+    ServiceConfig,
+    open_engine,
+    seed_database,
+)
+from reference_impl.config import RedisSettings
+from reference_impl.strategies import strategy_names
+from tests.cli_runs import run_cli
+
+REPLICATED = ServiceConfig(redis=RedisSettings(replica_acks=1))
+
+
+def _service(sim: SimRedis, config: ServiceConfig = REPLICATED) -> ScanService:
+    engine = open_engine("sqlite://")
+    seed_database(engine, strategy_names(config.strategies), ())
+    return ScanService(
+        config=config, redis_client=sim.client(), performance=PerformanceStore(engine)
+    )
+
+
+def _finished(service: ScanService) -> str:
+    run = service.begin_scan("alice")
+    assert isinstance(run, ScanRun)
+    service.save(run.entry.finished(run.entry.updated_at, "complete"))
+    return run.entry.cache_key
+
+
+def test_a_terminal_write_no_replica_acknowledged_stays_pending_until_one_does() -> None:
+    with freeze_time("2030-01-01") as clock:
+        sim = SimRedis()
+        service = _service(sim)
+        sim.lag_begins()
+        key = _finished(service)
+        assert service.pending(key)
+        sim.lag_ends()
+        clock.tick(3)
+        service.cleanup()
+        assert not service.pending(key)
+
+
+def test_under_no_replica_ack_the_primary_answer_is_trusted() -> None:
+    with freeze_time("2030-01-01"):
+        sim = SimRedis()
+        service = _service(sim, replace(REPLICATED, bugs=frozenset({"no-replica-ack"})))
+        sim.lag_begins()
+        assert not service.pending(_finished(service))
+
+
+def test_after_a_failover_the_pending_result_is_written_to_the_new_primary() -> None:
+    with freeze_time("2030-01-01") as clock:
+        sim = SimRedis()
+        writer, reader = _service(sim), _service(sim)
+        reader.cleanup()  # each worker has met the first primary
+        writer.cleanup()
+        sim.lag_begins()
+        run = writer.begin_scan("alice")
+        assert isinstance(run, ScanRun)
+        writer.save(run.entry.finished(run.entry.updated_at, "complete"))
+        sim.primary_dies()
+        sim.promote()
+        # The reader sees the break, then a missing key: not yet a 404, the writer may not
+        # have rewritten it.
+        clock.tick(1)
+        assert reader.status("alice", run.scan_id).status == "unavailable"
+        assert reader.status("alice", run.scan_id).status == "unavailable"
+        for _ in range(2):
+            clock.tick(2)
+            writer.cleanup()
+            reader.cleanup()
+        assert reader.status("alice", run.scan_id).status == "complete"
+        assert writer.pending(run.entry.cache_key)  # the promoted primary has no replica yet
+        sim.rejoin()
+        clock.tick(2)
+        writer.cleanup()
+        assert not writer.pending(run.entry.cache_key)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_failover_after_completion_passes_on_the_fixed_service(seed: int) -> None:
+    result = simulate(load("failover-after-completion")[0], seed=seed)
+    assert result.verdict.passed, result.verdict.violations
+    after = [op for op in result.history.ops if op.op == "status" and 60.0 < op.start < 320.0]
+    assert after and {op.reply.status for op in after} == {"complete"}
+
+
+def test_failover_after_completion_catches_no_replica_ack() -> None:
+    result = simulate(load("failover-after-completion")[0], bugs=("no-replica-ack",))
+    assert "reachable-until-expiry" in result.verdict.violated()
+    [failover] = [f for f in result.history.faults if f.fault == "redis-failover"]
+    assert (failover.start, failover.end) == (50.0, 60.0)
+    assert failover.target is not None and "lacking 4 key(s)" in failover.target
+    assert "opportunity_scan_lookup:" in failover.target
+
+
+def test_live_mode_refuses_a_replicated_scenario_in_one_line(tmp_path: Path) -> None:
+    run = run_cli(["run", "failover-after-completion", "--mode", "live"], tmp_path / "out")
+    assert run.code == 2
+    assert run.err.strip().splitlines() == [
+        "scanchaos: error: failover-after-completion: faults: RedisFailover and ReplicaLag run "
+        "in simulation only: live mode starts one redis-server, with no replica or Sentinel"
+    ]
