@@ -8,7 +8,7 @@ from harness.gate import Cell, GateResult, format_gate, format_matrix
 from harness.live.gate import hold_to_simulation, live_limits, plan, run_live_gate
 from harness.live.runner import LiveOptions
 from harness.runner import simulate
-from harness.scenario import Poll, Scenario, Start
+from harness.scenario import Poll, Scenario, Start, load
 
 INCIDENT = Scenario(
     name="incident-short",
@@ -89,12 +89,16 @@ def test_limits_name_a_reason_per_outage_kind() -> None:
 
 @pytest.mark.live
 def test_live_gate_matches_simulation(redis_server_binary: str) -> None:
+    failover = load("failover-after-completion")[0]
     result = run_live_gate(
-        [INCIDENT],
+        [INCIDENT, failover],
         options=LiveOptions(redis_server=redis_server_binary),
-        bugs=("cleanup-ignores-redis",),
+        bugs=("cleanup-ignores-redis", "no-replica-ack"),
     )
     assert result.mismatches == []
     assert result.passed, format_gate(result)
     assert result.caught_by("cleanup-ignores-redis") == ["incident-short"]
+    # A failover scenario stays simulated (one redis-server live), and says so.
+    assert [r.scenario.name for r in result.baseline] == ["incident-short"]
+    assert "simulation only" in result.not_run["no-replica-ack"]
     assert simulate(INCIDENT).verdict.passed

@@ -108,6 +108,10 @@ def draw_legend(
     kinds = {f.fault for f in history.faults}
     if "redis-outage" in kinds:
         marks.append(Patch(color=OUTAGE_COLOUR, alpha=0.45, label="Redis outage"))
+    if "redis-failover" in kinds:
+        marks.append(Patch(color=OUTAGE_COLOUR, alpha=0.45, hatch="xx", label="Redis failover"))
+    if "replica-lag" in kinds:
+        marks.append(Patch(color="#F2D7A6", alpha=0.35, label="Redis replica behind"))
     if "worker-restart" in kinds:
         marks.append(
             Line2D([], [], marker="X", linestyle="", color="#222222", label="worker restart")

@@ -145,6 +145,18 @@ class _Painter:
                     f.start, max(f.end, f.start + 1e-3), color=OUTAGE_COLOUR, alpha=0.45, zorder=0.5
                 )
                 ax.text(f.start, top, " Redis down", va="bottom", fontsize=9, color="#A01010")
+            elif f.fault in ("redis-failover", "replica-lag"):
+                failover = f.fault == "redis-failover"
+                ax.axvspan(
+                    f.start,
+                    max(f.end, f.start + 1e-3),
+                    color=OUTAGE_COLOUR if failover else "#F2D7A6",
+                    alpha=0.45 if failover else 0.35,
+                    hatch="xx" if failover else None,
+                    zorder=0.5,
+                )
+                word = " Redis failover" if failover else " replica behind"
+                ax.text(f.start, top, word, va="bottom", fontsize=9, color="#A01010")
             elif f.fault == "drop-column":
                 ax.axvline(f.start, color="#555555", linestyle="-.", linewidth=1.2, zorder=1)
                 ax.text(f.start, top, f" drop {f.target or 'column'}", va="bottom", fontsize=9)
