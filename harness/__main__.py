@@ -1,5 +1,5 @@
 import sys
 
-from harness.cli import main
+from harness.cli import console_main
 
-sys.exit(main())
+sys.exit(console_main())

@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -260,14 +260,60 @@ def _stacks_on_sigusr1() -> None:
         faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
 
 
+@contextlib.contextmanager
+def _command_signals() -> Iterator[None]:
+    """SIGTERM and Ctrl-C stop the command; the caller's handlers are back when it ends.
+
+    Restoring matters when `main` is called in-process (tests, a user's script): a handler
+    left behind would turn the caller's own SIGTERM into an exception in whatever runs next.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous_term = signal.signal(signal.SIGTERM, _terminate)
+    # Ctrl-C stops every command, also one started with SIGINT ignored (a background job
+    # of a shell without job control, some CI runners): Python would keep it ignored.
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
+    _stacks_on_sigusr1()
+    try:
+        yield
+    finally:
+        # None: a handler installed outside Python, which cannot be put back from here.
+        if previous_term is not None:
+            signal.signal(signal.SIGTERM, previous_term)
+        if previous_int is not None:
+            signal.signal(signal.SIGINT, previous_int)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one `scanchaos` command in this process and return its exit code.
+
+    An interrupted command (Ctrl-C, SIGTERM) stops what it started, says so on stderr and
+    raises KeyboardInterrupt to the caller, as any interrupted function does: a test runner
+    or script calling it is stopped too, not handed a number it may ignore.
+    `console_main` turns that into the exit code 128 + signal.
+
+    >>> main(["list"])  # doctest: +SKIP
+    0
+    """
     args = _parser().parse_args(argv)
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _terminate)
-        # Ctrl-C stops every command, also one started with SIGINT ignored (a background job
-        # of a shell without job control, some CI runners): Python would keep it ignored.
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        _stacks_on_sigusr1()
+    with _command_signals():
+        try:
+            return _run_command(args)
+        except KeyboardInterrupt:
+            print("scanchaos: interrupted", file=sys.stderr)
+            raise
+
+
+def console_main() -> int:
+    """The `scanchaos` program: `main` with an interruption as exit code 128 + signal."""
+    try:
+        return main()
+    except KeyboardInterrupt as error:
+        return 128 + (signal.SIGTERM if isinstance(error, _Terminated) else signal.SIGINT)
+
+
+def _run_command(args: argparse.Namespace) -> int:
     try:
         return COMMANDS[args.command](args)
     except (
@@ -291,9 +337,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 128 + signal.SIGPIPE
-    except KeyboardInterrupt as error:
-        print("scanchaos: interrupted", file=sys.stderr)
-        return 128 + (signal.SIGTERM if isinstance(error, _Terminated) else signal.SIGINT)
     except Exception:
         traceback.print_exc()
         print("scanchaos: infrastructure failure (see the traceback above)", file=sys.stderr)

@@ -41,7 +41,10 @@ def interruptible_pool(processes: int) -> Iterator[Any]:
     main = threading.current_thread() is threading.main_thread()
     # A CI job cancelled with SIGTERM must not leave workers behind: leaving the `with` block
     # through the exception terminates the pool.
-    previous = signal.signal(signal.SIGTERM, _interrupted) if main else None
+    # A handler the caller set (the CLI's, which names the signal in the exit code) is kept.
+    previous = signal.getsignal(signal.SIGTERM) if main else None
+    if main and not callable(previous):
+        signal.signal(signal.SIGTERM, _interrupted)
     # An interrupt raised inside `Pool()` (after its worker-handler thread started, before the
     # pool registers its own cleanup) leaves a pool nobody terminates: at exit its workers are
     # killed, the still-running handler forks replacements, and those outlive the parent. So

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from harness import cli
 from harness.cli import main
 
 
@@ -105,3 +108,37 @@ def test_python_dash_m_harness_is_the_same_cli(tmp_path: Path) -> None:
     )
     assert done.returncode == 1, done.stderr
     assert "reachable-until-expiry" in done.stdout
+
+
+def test_main_called_in_process_gives_the_callers_signal_handlers_back(tmp_path: Path) -> None:
+    # A handler left behind turned a later SIGTERM to the caller (a test runner cancelled by
+    # its CI) into an exception inside whatever test ran next, and the runner went on.
+    def callers_term(_signum: int, _frame: object) -> None:
+        raise AssertionError("not called here")
+
+    previous_term = signal.signal(signal.SIGTERM, callers_term)
+    previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        assert main(["list"]) == 0
+        assert signal.getsignal(signal.SIGTERM) is callers_term
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGTERM, previous_term)
+        signal.signal(signal.SIGINT, previous_int)
+
+
+def test_an_interrupted_command_stops_an_in_process_caller_too(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Returned as exit code 143 instead, the interruption was lost: a test runner cancelled by
+    # its CI while a test ran a gate in-process recorded one failed test and went on.
+    def cancelled(_args: object) -> int:
+        os.kill(os.getpid(), signal.SIGTERM)
+        raise AssertionError("the signal's handler runs before this line")
+
+    monkeypatch.setitem(cli.COMMANDS, "list", cancelled)
+    previous = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt):
+        main(["list"])
+    assert capsys.readouterr().err == "scanchaos: interrupted\n"
+    assert signal.getsignal(signal.SIGTERM) is previous

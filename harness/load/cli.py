@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import signal
 import sys
 import threading
 import time
@@ -75,13 +74,6 @@ def _locustfile() -> Path:
     return Path(scenarios.__file__).parent / "locustfile.py"
 
 
-def _stop_on_signals() -> None:
-    """Ctrl-C stops the command through KeyboardInterrupt (`main` makes SIGTERM do the same),
-    so the cluster is torn down, not orphaned, also when started with SIGINT ignored, as
-    background jobs are."""
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
     from harness.live.cluster import LiveCluster
     from reference_impl import ServiceConfig, validate_bugs
@@ -91,7 +83,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise BadInput(f"--workers must be at least 1, got {args.workers}")
     from harness.live.leftovers import begin_live
 
-    _stop_on_signals()
     begin_live(None)
     with LiveCluster(
         workers=args.workers,
@@ -151,7 +142,6 @@ def cmd_load(args: argparse.Namespace) -> int:
     except (LoadOptionError, NemesisSpecError) as error:
         raise BadInput(str(error)) from None
     prepare_out_dir(options.out)
-    _stop_on_signals()
     begin_live(options.out)
     result = run_load(options, progress=_progress_writer())
     write_run(result.out, result.history, result.verdict)
