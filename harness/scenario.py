@@ -177,14 +177,6 @@ class ScenarioError(ValueError):
     """A scenario that cannot run; the message names the file and the field."""
 
 
-def no_live_replication(source: str) -> str:
-    """Why a scenario that breaks replication cannot run live (yet)."""
-    return (
-        f"{source}: faults: RedisFailover and ReplicaLag run in simulation only: live mode "
-        f"starts one redis-server, with no replica or Sentinel"
-    )
-
-
 def _times(obj: Step | Fault) -> list[tuple[str, float]]:
     names = ("at", "start", "until", "duration", "every", "promote_after", "rejoin_after")
     return [(n, getattr(obj, n)) for n in names if hasattr(obj, n)]

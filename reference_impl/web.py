@@ -40,6 +40,7 @@ from typing import Any
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from redis.sentinel import Sentinel
 
 from reference_impl.config import TIMING_FIELDS, RedisSettings, ServiceConfig
 from reference_impl.entry import Reply
@@ -78,6 +79,10 @@ class WebSettings:
     executor_threads: int = 4
     #: wall seconds per scenario second the config was scaled by, declared on `GET /health`
     scale: float = 1.0
+    #: (host, port) of each Sentinel: when set, the primary is the one they name
+    #: `sentinel_service`, and `redis_url` is not used
+    sentinels: tuple[tuple[str, int], ...] = ()
+    sentinel_service: str = "scanchaos"
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -101,6 +106,8 @@ class WebSettings:
             state_dir=data.get("state_dir"),
             executor_threads=data.get("executor_threads", 4),
             scale=data.get("scale", 1.0),
+            sentinels=tuple((str(h), int(p)) for h, p in data.get("sentinels", ())),
+            sentinel_service=data.get("sentinel_service", "scanchaos"),
         )
 
     @classmethod
@@ -111,14 +118,31 @@ class WebSettings:
         return cls.from_json(Path(path).read_text(encoding="utf-8"))
 
 
-def redis_client(url: str, settings: RedisSettings) -> redis.Redis:
-    """A client that fails fast: explicit timeouts, the configured retries, no backoff."""
+def redis_client(
+    url: str,
+    settings: RedisSettings,
+    sentinels: tuple[tuple[str, int], ...] = (),
+    service: str = "scanchaos",
+) -> redis.Redis:
+    """A client that fails fast: explicit timeouts, the configured retries, no backoff.
+
+    With `sentinels`, the client asks them for the primary of `service` whenever it opens a
+    connection, so after a failover a broken connection is replaced by one to the new primary
+    (and a write refused as READONLY by a demoted one reads as a broken connection).
+    """
+    timeouts = {
+        "socket_connect_timeout": settings.connect_timeout,
+        "socket_timeout": settings.socket_timeout,
+    }
+    if sentinels:
+        # redis.sentinel carries no type annotations.
+        sentinel = Sentinel(list(sentinels), sentinel_kwargs=dict(timeouts))  # type: ignore[no-untyped-call]
+        primary: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
+            service, retry=Retry(NoBackoff(), settings.retries), health_check_interval=0, **timeouts
+        )
+        return primary
     return redis.Redis.from_url(
-        url,
-        socket_connect_timeout=settings.connect_timeout,
-        socket_timeout=settings.socket_timeout,
-        retry=Retry(NoBackoff(), settings.retries),
-        health_check_interval=0,
+        url, retry=Retry(NoBackoff(), settings.retries), health_check_interval=0, **timeouts
     )
 
 
@@ -135,7 +159,12 @@ class WorkerState:
         self.lock = threading.Lock()
         self.executor = ThreadedExecutor(max_threads=settings.executor_threads)
         self.engine = open_engine(settings.database_url)
-        self.redis = redis_conn or redis_client(settings.redis_url, settings.config.redis)
+        self.redis = redis_conn or redis_client(
+            settings.redis_url,
+            settings.config.redis,
+            settings.sentinels,
+            settings.sentinel_service,
+        )
         self.service = ScanService(
             config=settings.config,
             redis_client=self.redis,

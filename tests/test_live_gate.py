@@ -98,7 +98,11 @@ def test_live_gate_matches_simulation(redis_server_binary: str) -> None:
     assert result.mismatches == []
     assert result.passed, format_gate(result)
     assert result.caught_by("cleanup-ignores-redis") == ["incident-short"]
-    # A failover scenario stays simulated (one redis-server live), and says so.
-    assert [r.scenario.name for r in result.baseline] == ["incident-short"]
-    assert "simulation only" in result.not_run["no-replica-ack"]
+    # The failover runs live too: a real primary, replica and Sentinels.
+    assert [r.scenario.name for r in result.baseline] == [
+        "incident-short",
+        "failover-after-completion",
+    ]
+    assert result.caught_by("no-replica-ack") == ["failover-after-completion"]
+    assert result.not_run == {}
     assert simulate(INCIDENT).verdict.passed

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from freezegun import freeze_time
@@ -22,7 +21,6 @@ from reference_impl import (
 )
 from reference_impl.config import RedisSettings
 from reference_impl.strategies import strategy_names
-from tests.cli_runs import run_cli
 
 REPLICATED = ServiceConfig(redis=RedisSettings(replica_acks=1))
 
@@ -107,12 +105,3 @@ def test_failover_after_completion_catches_no_replica_ack() -> None:
     assert (failover.start, failover.end) == (50.0, 60.0)
     assert failover.target is not None and "lacking 4 key(s)" in failover.target
     assert "opportunity_scan_lookup:" in failover.target
-
-
-def test_live_mode_refuses_a_replicated_scenario_in_one_line(tmp_path: Path) -> None:
-    run = run_cli(["run", "failover-after-completion", "--mode", "live"], tmp_path / "out")
-    assert run.code == 2
-    assert run.err.strip().splitlines() == [
-        "scanchaos: error: failover-after-completion: faults: RedisFailover and ReplicaLag run "
-        "in simulation only: live mode starts one redis-server, with no replica or Sentinel"
-    ]

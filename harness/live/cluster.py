@@ -65,9 +65,9 @@ from harness.live.redis_server import (
     find_redis_server,
 )
 from harness.live.schedule import LiveSchedule
+from harness.live.sentinel import ReplicatedRedis
 from harness.live.state import read_state_files
 from harness.live.timing import live_config
-from harness.scenario import ScenarioError, no_live_replication
 from reference_impl import (
     ServiceConfig,
     StrategyProfile,
@@ -88,6 +88,14 @@ __all__ = [
 
 #: wall seconds to wait for Gunicorn and its workers to come up
 START_TIMEOUT = 30.0
+#: scenario seconds a primary may be silent before the Sentinels call it down
+#: (`down-after-milliseconds`, scaled like every other duration)
+FAILOVER_DETECT = 5.0
+#: wall seconds: the shortest `down-after-milliseconds` the Sentinels get, whatever the scale
+#: (shorter, a loaded machine's pause would read as a dead primary), and long enough that the
+#: replica, which Sentinel refuses to promote once cut off for ten times this, stays eligible
+#: through a scenario's lag
+MIN_DOWN_AFTER = 0.5
 
 
 class LiveCluster:
@@ -106,6 +114,7 @@ class LiveCluster:
         info: RunInfo | None = None,
         outage: OutageKind = "stop",
         cancel: threading.Event | None = None,
+        replicated: bool = False,
     ) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
@@ -118,6 +127,9 @@ class LiveCluster:
         self.missing_columns = missing_columns
         self.redis_binary = find_redis_server(redis_server)
         self.redis: RedisServer | None = None
+        #: a primary, a replica and three Sentinels instead of one Redis (`replicated=True`)
+        self.replicated = replicated
+        self.redis_pair: ReplicatedRedis | None = None
         self._own_workdir = workdir is None
         self._workdir_arg = Path(workdir) if workdir is not None else None
         self.workdir = Path()
@@ -171,9 +183,18 @@ class LiveCluster:
             seed_database(engine, strategy_names(self.config.strategies), self.missing_columns)
         finally:
             engine.dispose()
-        self.redis = RedisServer(self.workdir / "redis", binary=self.redis_binary).__enter__()
+        sentinels: tuple[tuple[str, int], ...] = ()
+        if self.replicated:
+            self.redis_pair = ReplicatedRedis(
+                self.workdir / "redis", binary=self.redis_binary, down_after=self.down_after
+            ).__enter__()
+            self.redis = self.redis_pair.primary
+            sentinels = tuple(self.redis_pair.sentinel_addresses)
+        else:
+            self.redis = RedisServer(self.workdir / "redis", binary=self.redis_binary).__enter__()
         cfg = self.worker_config
         settings = WebSettings(
+            sentinels=sentinels,
             config=cfg,
             redis_url=self.redis.url,
             database_url=f"sqlite:///{self.database_path}",
@@ -242,9 +263,12 @@ class LiveCluster:
                 self._gunicorn.kill()
             self._gunicorn = None
             wait_gone(workers, START_TIMEOUT / 6)
-        if self.redis is not None:
+        if self.redis_pair is not None:
+            self.redis_pair.close()
+            self.redis_pair = None
+        elif self.redis is not None:
             self.redis.close()
-            self.redis = None
+        self.redis = None
         if self._own_workdir and self.workdir != Path():
             shutil.rmtree(self.workdir, ignore_errors=True)
             forget_folder(self.workdir)
@@ -266,9 +290,26 @@ class LiveCluster:
         return self._redis_server().pid
 
     def _redis_server(self) -> RedisServer:
+        """The Redis the workers write to (with replication: the primary now)."""
+        if self.redis_pair is not None:
+            return self.redis_pair.primary
         if self.redis is None:
             raise LiveClusterError("redis-server is not running")
         return self.redis
+
+    def _pair(self) -> ReplicatedRedis:
+        if self.redis_pair is None:
+            raise LiveClusterError(
+                "this cluster runs one Redis: a failover or a replica lag needs "
+                "LiveCluster(replicated=True)"
+            )
+        return self.redis_pair
+
+    @property
+    def down_after(self) -> float:
+        """Wall seconds before the Sentinels call a silent primary down: the scaled
+        `failover_detect` of the configuration, at least `MIN_DOWN_AFTER`."""
+        return max(MIN_DOWN_AFTER, FAILOVER_DETECT * self.scale)
 
     def worker_pids(self) -> list[int]:
         """The pids of the live Gunicorn workers, oldest first."""
@@ -387,10 +428,12 @@ class LiveCluster:
         self.schedule.redis_outage(at, duration)
 
     def redis_failover(self, *, at: float, promote_after: float, rejoin_after: float) -> None:
-        raise ScenarioError(no_live_replication("this scenario"))
+        self._pair()
+        self.schedule.redis_failover(at, rejoin_after)
 
     def replica_lag(self, *, at: float, duration: float) -> None:
-        raise ScenarioError(no_live_replication("this scenario"))
+        self._pair()
+        self.schedule.replica_lag(at, duration)
 
     def drop_column(self, *, at: float, column: str) -> None:
         self.schedule.drop_column(at, column)

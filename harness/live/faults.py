@@ -2,9 +2,10 @@
 
 A window runs from the moment the fault is injected until the cluster is whole again: a worker
 restart until the master's replacement is ready to serve, a Redis outage until Redis answers a
-command. The scenario schedule (`harness.live.schedule`) and the load nemesis
-(`harness.load.nemesis`) both inject faults through these functions, so their histories say the
-same thing about the same fault.
+command, a failover until the old primary is back as the new one's replica and in sync, a
+replica lag until the replica has caught up. The scenario schedule (`harness.live.schedule`)
+and the load nemesis (`harness.load.nemesis`) both inject faults through these functions, so
+their histories say the same thing about the same fault.
 """
 
 from __future__ import annotations
@@ -13,7 +14,20 @@ import time
 from collections.abc import Callable, Collection
 from typing import Any, Literal, Protocol
 
-__all__ = ["RESPAWN_DEADLINE", "Breakable", "OutageKind", "redis_down", "redis_up", "restart"]
+import redis
+
+from harness.live.sentinel import ReplicatedRedis
+
+__all__ = [
+    "RESPAWN_DEADLINE",
+    "Breakable",
+    "OutageKind",
+    "failover",
+    "lag",
+    "redis_down",
+    "redis_up",
+    "restart",
+]
 
 OutageKind = Literal["stop", "pause"]
 
@@ -69,3 +83,72 @@ def redis_up(cluster: Breakable, kind: OutageKind) -> None:
     else:
         cluster.start_redis()
     cluster.wait_for_redis(RESPAWN_DEADLINE)
+
+
+def _holdings(server_client: redis.Redis) -> dict[bytes, tuple[bytes, int]]:
+    """Every key of a server: its serialised value and its remaining time to live (ms)."""
+    held: dict[bytes, tuple[bytes, int]] = {}
+    for key in server_client.scan_iter(count=1000):
+        value, ttl = server_client.dump(key), server_client.pttl(key)
+        if value is not None:
+            held[key] = (value, ttl)
+    return held
+
+
+def failover(
+    pair: ReplicatedRedis,
+    record: Callable[[float, float, str], object],
+    now: Callable[[], float],
+    rejoin_at: Callable[[float], object],
+    opened: Callable[[float], object] = lambda began: None,
+) -> None:
+    """SIGKILL the primary, wait for Sentinel to promote the replica, `rejoin_at(promoted)`
+    (waits until the old primary may rejoin), rejoin it as replica, then
+    `record(began, ended, what)`: `what` says when the replica was promoted (`now()` reading)
+    and which keys it lacked, by comparing what each server held (the old primary read just
+    before its death: a write in between is not counted)."""
+    client = pair.primary.client()
+    try:
+        before = _holdings(client)
+    except redis.RedisError:
+        before = {}
+    finally:
+        client.close()
+    began = now()
+    opened(began)
+    died = time.monotonic()
+    old_port = pair.primary.port
+    pair.kill_primary()
+    what = f"primary 127.0.0.1:{old_port} killed; not promoted"
+    try:
+        pair.wait_promoted()
+        promoted = now()
+        client = pair.primary.client()
+        try:
+            after = _holdings(client)
+        finally:
+            client.close()
+        gone_ms = (time.monotonic() - died) * 1000
+        lost = sorted(
+            key
+            for key, (value, ttl) in before.items()
+            if (ttl < 0 or ttl > gone_ms) and after.get(key, (None, 0))[0] != value
+        )
+        what = f"replica 127.0.0.1:{pair.primary.port} promoted at {promoted:g} s"
+        what += (
+            f" lacking {len(lost)} key(s): {', '.join(k.decode() for k in lost)}"
+            if lost
+            else " with every write"
+        )
+        rejoin_at(promoted)
+        pair.rejoin()
+    finally:
+        record(began, now(), what)
+
+
+def lag(pair: ReplicatedRedis, begins: bool) -> None:
+    """The replica stops receiving writes (`begins`), or catches up (returns once it has)."""
+    if begins:
+        pair.lag_begins()
+    else:
+        pair.lag_ends(RESPAWN_DEADLINE)

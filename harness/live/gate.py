@@ -94,24 +94,6 @@ def run_live_gate(
     find_redis_server(options.redis_server)  # refuse at once, before the simulated gate runs
     sim = run_gate(scenarios, seed=seed, bugs=chosen, refs=refs, jobs=default_jobs())
     limited = {b: why for b, why in live_limits(options).items() if b in chosen}
-    # Live mode runs one redis-server: scenarios that break replication stay simulated, and so
-    # do the regressions only they catch.
-    replicated = [s.name for s in scenarios if s.replicated]
-    scenarios = [s for s in scenarios if not s.replicated]
-    if replicated:
-        why = (
-            f"caught only by scenarios with a Redis failover or replica lag "
-            f"({', '.join(replicated)}), which run in simulation only: live mode starts one "
-            f"redis-server, with no replica or Sentinel"
-        )
-        unclaimed = [
-            b
-            for b in chosen
-            if b not in limited
-            and not any(b in s.catches for s in scenarios)
-            and set(sim.caught_by(b)) <= set(replicated)
-        ]
-        limited.update({b: why for b in unclaimed})
     live_bugs = [b for b in chosen if b not in limited]
     pairs: list[tuple[int, str | None]] = [(i, None) for i in range(len(scenarios))]
     pairs += plan(scenarios, sim, live_bugs)

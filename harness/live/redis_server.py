@@ -18,6 +18,7 @@ import shutil
 import signal
 import socket
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 import redis
@@ -72,34 +73,45 @@ def free_port() -> int:
 class RedisServer:
     """A context manager running one `redis-server`; see the module docstring."""
 
-    def __init__(self, directory: Path, *, binary: str | None = None) -> None:
+    #: what the process is recorded as (the leftovers record, error messages)
+    what = "redis-server"
+
+    def __init__(
+        self, directory: Path, *, binary: str | None = None, extra_args: Sequence[str] = ()
+    ) -> None:
         self.binary = find_redis_server(binary)
         self.directory = directory
+        #: more `--option value` arguments (replication settings, see `harness.live.sentinel`)
+        self.extra_args = list(extra_args)
         self.port = free_port()
         self.paused = False
         self._started = False
         self._executor = self._executor_for(self.port)
 
+    def _command(self, port: int) -> list[str]:
+        return [
+            self.binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.directory),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+            "--logfile",
+            str(self.log),
+            *self.extra_args,
+        ]
+
     def _executor_for(self, port: int) -> GuardedTCPExecutor:
         return GuardedTCPExecutor(
-            [
-                self.binary,
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--dir",
-                str(self.directory),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--daemonize",
-                "no",
-                "--logfile",
-                str(self.log),
-            ],
-            what="redis-server",
+            self._command(port),
+            what=self.what,
             host="127.0.0.1",
             port=port,
             timeout=START_TIMEOUT,
@@ -153,8 +165,7 @@ class RedisServer:
                     self._executor = self._executor_for(self.port)
                     continue
                 raise LiveClusterError(
-                    f"redis-server did not start on 127.0.0.1:{self.port}: {error} "
-                    f"(log: {self.log})"
+                    f"{self.what} did not start on 127.0.0.1:{self.port}: {error} (log: {self.log})"
                 ) from None
             self._started = True
             return
@@ -187,6 +198,18 @@ class RedisServer:
         finally:
             client.close()
         self._executor.stop(expected_returncode=0)
+
+    def kill(self) -> None:
+        """SIGKILL: the server dies at once, with whatever it had not yet sent its replicas."""
+        if self.paused:
+            self.resume()
+        self._executor.kill()
+
+    def restart(self, extra_args: Sequence[str]) -> None:
+        """Start again on the same port with other `extra_args` (after `kill`)."""
+        self.extra_args = list(extra_args)
+        self._executor = self._executor_for(self.port)
+        self.start()
 
     def pause(self) -> None:
         pid = self.pid

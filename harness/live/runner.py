@@ -18,7 +18,7 @@ from harness.live.schedule import READ_TIMEOUT, RunCancelled
 from harness.live.slack import with_measured_slack
 from harness.live.timing import DEFAULT_SCALE, WALL_SLACK, default_slack
 from harness.runner import RunResult, drive_journaled, judge, run_info, service_config
-from harness.scenario import Scenario, ScenarioError, no_live_replication
+from harness.scenario import Scenario
 
 __all__ = [
     "DEFAULT_SCALE",
@@ -57,8 +57,6 @@ def run_live(
     `journal` is a file the history is written to as the run goes (see `History.journal`).
     """
     opts = options or LiveOptions()
-    if scenario.replicated:
-        raise ScenarioError(no_live_replication(ref or scenario.name))
     config = service_config(scenario, bugs)
     slack = opts.slack if opts.slack is not None else default_slack(opts.scale)
     scale = f" --scale {opts.scale}" if opts.scale != DEFAULT_SCALE else ""
@@ -73,6 +71,7 @@ def run_live(
         info=info,
         outage=opts.outage,
         cancel=cancel,
+        replicated=scenario.replicated,
     )
     drive_journaled(scenario, cluster, journal)
     history = cluster.history

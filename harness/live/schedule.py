@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from harness.history import History, OpKind, retime_reply
 from harness.live.client import Exchange, call
-from harness.live.faults import OutageKind, redis_down, redis_up, restart
+from harness.live.faults import OutageKind, failover, lag, redis_down, redis_up, restart
 
 if TYPE_CHECKING:
     from harness.live.cluster import LiveCluster
@@ -68,6 +68,7 @@ class LiveSchedule:
         self.slots: list[int] = []
         self.slots_lock = threading.Lock()
         self.outage_started: float | None = None
+        self.lag_started: float | None = None
         self._events: list[tuple[float, int, Callable[[], None], bool]] = []
         self._seq = itertools.count()
 
@@ -98,6 +99,14 @@ class LiveSchedule:
     def redis_outage(self, at: float, duration: float) -> None:
         self._add(at, self._redis_down, inline=True)
         self._add(at + duration, self._redis_up, inline=True)
+
+    def redis_failover(self, at: float, rejoin_after: float) -> None:
+        # On a client thread: Sentinel takes its time to promote, and the schedule goes on.
+        self._add(at, lambda: self._failover(at + rejoin_after))
+
+    def replica_lag(self, at: float, duration: float) -> None:
+        self._add(at, self._lag_begins, inline=True)
+        self._add(at + duration, self._lag_ends)
 
     def drop_column(self, at: float, column: str) -> None:
         self._add(at, lambda: self._drop(column), inline=True)
@@ -306,6 +315,35 @@ class LiveSchedule:
         self.outage_started = None
         with self.lock:
             self.history.fault("redis-outage", start, self._now())
+
+    def _failover(self, rejoin: float) -> None:
+        def window(began: float, ended: float, what: str) -> None:
+            with self.lock:
+                self.history.fault("redis-failover", began, ended, what)
+
+        def opened(began: float) -> None:
+            with self.lock:
+                self.history.fault_begins("redis-failover", began)
+
+        def rejoin_at(promoted: float) -> None:
+            # Not before the scenario says; not before the promotion, which Sentinel times.
+            self._sleep_until(max(rejoin, promoted))
+
+        failover(self.cluster._pair(), window, self._now, rejoin_at, opened)
+
+    def _lag_begins(self) -> None:
+        began = self._now()
+        self.lag_started = began
+        with self.lock:
+            self.history.fault_begins("replica-lag", began)
+        lag(self.cluster._pair(), begins=True)
+
+    def _lag_ends(self) -> None:
+        lag(self.cluster._pair(), begins=False)
+        began = self.lag_started if self.lag_started is not None else self._now()
+        self.lag_started = None
+        with self.lock:
+            self.history.fault("replica-lag", began, self._now())
 
     def _drop(self, column: str) -> None:
         self.cluster.alter_drop_column(column)
