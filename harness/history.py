@@ -41,6 +41,7 @@ __all__ = [
     "RunInfo",
     "TimeMap",
     "Timing",
+    "close_window",
     "fault_begun",
     "retime_reply",
 ]
@@ -58,6 +59,19 @@ def fault_begun(fault: FaultKind, start: float, target: str | None = None) -> Fa
     """The journal line of a fault window that opened at `start`: its time rounded as the
     window's `fault` record rounds it, so that the record closing it matches it exactly."""
     return FaultBegunRecord(fault=fault, start=_t(start), target=target)
+
+
+def close_window(
+    begun: dict[tuple[str, float, str | None], FaultBegunRecord],
+    fault: str,
+    start: float,
+    target: str | None,
+) -> None:
+    """Drop from `begun` the opening that a window record (kind, start, target) closes: the
+    one with the same target, else one opened with none (a failover learns what it did, its
+    target, only at its end)."""
+    if begun.pop((fault, start, target), None) is None:
+        begun.pop((fault, start, None), None)
 
 
 def retime_reply(reply: Reply, clock: TimeMap) -> Reply:
@@ -320,7 +334,7 @@ class History:
                         f"{source}:{number}: field index: fault {record.index} appears twice"
                     )
                 seen_faults.add(record.index)
-                open_faults.pop((record.fault, record.start, record.target), None)
+                close_window(open_faults, record.fault, record.start, record.target)
                 history.faults.append(FaultEvent.from_record(record))
         if history is None:
             raise HistoryFormatError(f"{source}: empty history (no 'run' record)")

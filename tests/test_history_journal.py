@@ -122,3 +122,22 @@ def test_a_window_opened_at_a_time_finer_than_a_microsecond_closes(tmp_path: Pat
     history.fault("worker-restart", 1.0000004, 1.5, "2")
     history.close_journal()
     assert [(f.start, f.end) for f in History.read(journal).faults] == [(1.0, 1.5)]
+
+
+def test_a_window_opened_without_a_target_is_closed_by_its_record_that_names_one(
+    tmp_path: Path,
+) -> None:
+    # A failover learns what it did (the replica promoted, the keys it lacked) only at its end.
+    journal = tmp_path / "history.jsonl"
+    history = History(RunInfo("failover"))
+    history.journal(journal)
+    history.fault_begins("redis-failover", 50.0)
+    history.fault_begins("worker-restart", 50.0, "2")
+    history.fault("redis-failover", 50.0, 60.0, "replica promoted, lacking 1 key(s): k")
+    history.close_journal()
+    read = History.read(journal)
+    assert [(f.fault, f.end) for f in read.faults] == [
+        ("redis-failover", 60.0),
+        ("worker-restart", 60.0),  # still open: closed only by a record naming worker 2
+    ]
+    assert read.info.interrupted == UNFINISHED

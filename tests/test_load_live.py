@@ -21,6 +21,7 @@ from typing import Any
 import psutil
 import pytest
 
+from harness.history import History
 from harness.load.record import read_folder
 from harness.load.run import LOCUSTFILE
 
@@ -152,6 +153,33 @@ def test_fixed_service_passes_under_load_and_nemesis(
         assert (out / name).stat().st_size > 0
     assert "locust's own verdict (exit code): 0" in text
     assert re.search(r"\[load +\d+\.\d/25 s\] [1-9][\d,]* requests", text)
+
+
+def test_fixed_service_passes_load_through_sentinel_failovers(
+    procs: list[Proc], tmp_path: Path, redis_server_binary: str
+) -> None:
+    code, text, verdict = scanchaos(
+        procs,
+        tmp_path,
+        redis_server_binary,
+        "--duration",
+        "20",
+        "--workers",
+        "3",
+        "--nemesis",
+        "lag@1s+1s,failover@4s/10s",
+        *LIGHT,
+    )
+    assert code == 0, text
+    assert verdict["passed"] is True
+    history = History.read(tmp_path / "out" / "history.jsonl")
+    assert history.info.interrupted is None
+    failovers = [f for f in history.faults if f.fault == "redis-failover"]
+    assert len(failovers) == 2 and [f.fault for f in history.faults].count("replica-lag") == 1
+    for failover in failovers:
+        assert failover.target is not None and " promoted " in failover.target
+        assert failover.end > failover.start
+    assert "2 failovers, 1 replica lags as planned" in text
 
 
 def test_the_incident_fails_the_load_run_and_counts_its_404s(

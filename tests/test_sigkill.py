@@ -37,6 +37,9 @@ LOAD_KILLS = int(os.environ.get("SCANCHAOS_TEST_LOAD_KILLS", "5"))
 TAG_ENV = "SCANCHAOS_TEST_TAG"
 #: redis-server, the Gunicorn master and its 3 workers
 CLUSTER = 5
+#: with replication: a primary, a replica and three Sentinels instead of one redis-server
+REPLICATED_CLUSTER = CLUSTER + 4
+FAILOVER_KILLS = int(os.environ.get("SCANCHAOS_TEST_FAILOVER_KILLS", "6"))
 
 
 def _cmdline(proc: psutil.Process) -> str:
@@ -165,7 +168,7 @@ def _kill_at_random_and_check(
             f"kill {seed}: left behind: {harness.leftovers()}"
         )
         if args[0] == "run" and after_up:
-            _check_journal(root / "out" / "history.jsonl")
+            _check_journal(root / "out" / "history.jsonl", args[1])
         if args[0] == "load" and after_up:
             _check_load_records(root / "out", harness.env)
         return after_up
@@ -191,11 +194,11 @@ def _check_load_records(out: Path, env: dict[str, str]) -> None:
     assert history.info.interrupted.startswith("the load run stopped before its end")
 
 
-def _check_journal(path: Path) -> None:
+def _check_journal(path: Path, scenario: str) -> None:
     """A run killed once its cluster was up leaves the history it wrote so far, readable."""
     history = History.read(path)  # raises on anything but a cut-off last line
     assert history.info.interrupted in (UNFINISHED, "the last line was cut off")
-    assert history.info.scenario == "post-completion-404"
+    assert history.info.scenario == scenario
 
 
 def test_sigkilled_live_runs_leave_nothing(tmp_path: Path, redis_server_binary: str) -> None:
@@ -206,6 +209,19 @@ def test_sigkilled_live_runs_leave_nothing(tmp_path: Path, redis_server_binary: 
         for i in range(RUN_KILLS)
     ]
     assert sum(landed) == RUN_KILLS // 2  # half the kills hit a cluster that was fully up
+
+
+def test_sigkilled_failover_runs_leave_no_sentinel_or_redis(
+    tmp_path: Path, redis_server_binary: str
+) -> None:
+    args = ["run", "failover-after-completion", "--mode", "live"]
+    args += ["--redis-server", redis_server_binary]
+    cluster_up = _has("", REPLICATED_CLUSTER)
+    landed = [
+        _kill_at_random_and_check(tmp_path / f"run-{i}", args, cluster_up, seed=i)
+        for i in range(FAILOVER_KILLS)
+    ]
+    assert sum(landed) == FAILOVER_KILLS // 2
 
 
 def test_sigkilled_loads_leave_nothing(tmp_path: Path, redis_server_binary: str) -> None:

@@ -297,7 +297,7 @@ class LiveCluster:
             raise LiveClusterError("redis-server is not running")
         return self.redis
 
-    def _pair(self) -> ReplicatedRedis:
+    def replication(self) -> ReplicatedRedis:
         if self.redis_pair is None:
             raise LiveClusterError(
                 "this cluster runs one Redis: a failover or a replica lag needs "
@@ -428,11 +428,11 @@ class LiveCluster:
         self.schedule.redis_outage(at, duration)
 
     def redis_failover(self, *, at: float, promote_after: float, rejoin_after: float) -> None:
-        self._pair()
+        self.replication()
         self.schedule.redis_failover(at, rejoin_after)
 
     def replica_lag(self, *, at: float, duration: float) -> None:
-        self._pair()
+        self.replication()
         self.schedule.replica_lag(at, duration)
 
     def drop_column(self, *, at: float, column: str) -> None:

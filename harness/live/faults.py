@@ -47,6 +47,7 @@ class Breakable(Protocol):
     def stop_redis(self) -> None: ...
     def start_redis(self) -> None: ...
     def wait_for_redis(self, timeout: float) -> None: ...
+    def replication(self) -> ReplicatedRedis: ...
 
 
 def restart(
@@ -104,7 +105,7 @@ def failover(
 ) -> None:
     """SIGKILL the primary, wait for Sentinel to promote the replica, `rejoin_at(promoted)`
     (waits until the old primary may rejoin), rejoin it as replica, then
-    `record(began, ended, what)`: `what` says when the replica was promoted (`now()` reading)
+    `record(began, ended, what)`: `what` says how long after the kill the replica was promoted
     and which keys it lacked, by comparing what each server held (the old primary read just
     before its death: a write in between is not counted)."""
     client = pair.primary.client()
@@ -134,7 +135,11 @@ def failover(
             for key, (value, ttl) in before.items()
             if (ttl < 0 or ttl > gone_ms) and after.get(key, (None, 0))[0] != value
         )
-        what = f"replica 127.0.0.1:{pair.primary.port} promoted at {promoted:g} s"
+        # A duration, not a time: the nemesis's clock is the epoch, the schedule's the scenario.
+        what = (
+            f"replica 127.0.0.1:{pair.primary.port} promoted {promoted - began:.3g} s "
+            f"after primary 127.0.0.1:{old_port} died,"
+        )
         what += (
             f" lacking {len(lost)} key(s): {', '.join(k.decode() for k in lost)}"
             if lost

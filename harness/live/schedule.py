@@ -329,17 +329,17 @@ class LiveSchedule:
             # Not before the scenario says; not before the promotion, which Sentinel times.
             self._sleep_until(max(rejoin, promoted))
 
-        failover(self.cluster._pair(), window, self._now, rejoin_at, opened)
+        failover(self.cluster.replication(), window, self._now, rejoin_at, opened)
 
     def _lag_begins(self) -> None:
         began = self._now()
         self.lag_started = began
         with self.lock:
             self.history.fault_begins("replica-lag", began)
-        lag(self.cluster._pair(), begins=True)
+        lag(self.cluster.replication(), begins=True)
 
     def _lag_ends(self) -> None:
-        lag(self.cluster._pair(), begins=False)
+        lag(self.cluster.replication(), begins=False)
         began = self.lag_started if self.lag_started is not None else self._now()
         self.lag_started = None
         with self.lock:

@@ -15,7 +15,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.live.faults import Breakable, OutageKind, redis_down, redis_up, restart
+from harness.live.faults import (
+    Breakable,
+    OutageKind,
+    failover,
+    lag,
+    redis_down,
+    redis_up,
+    restart,
+)
 from harness.load.record import append_fault, append_fault_begun
 from harness.load.spec import PlannedFault
 
@@ -29,6 +37,8 @@ class NemesisStats:
     skipped: int = 0
     pauses: int = 0
     restarts: int = 0
+    failovers: int = 0
+    lags: int = 0
     errors: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
@@ -36,6 +46,8 @@ class NemesisStats:
             f"{self.kills} kills ({self.scan_kills} of a scan's worker), "
             f"{self.pauses} Redis pauses, {self.restarts} Redis restarts"
         )
+        if self.failovers or self.lags:
+            text += f", {self.failovers} failovers, {self.lags} replica lags"
         return text + (f", {self.skipped} kill-scan skipped (no scan)" if self.skipped else "")
 
 
@@ -88,6 +100,10 @@ class Nemesis:
             try:
                 if fault.action in ("kill", "kill-scan"):
                     self._kill(fault.action == "kill-scan")
+                elif fault.action == "failover":
+                    self._failover(fault)
+                elif fault.action == "lag":
+                    self._lag(fault)
                 else:
                     self._redis(fault)
             except Exception as error:  # reported in the summary; the run goes on
@@ -133,3 +149,34 @@ class Nemesis:
             else:
                 self.stats.restarts += 1
             append_fault(self.folder, "redis-outage", began, self._now())
+
+    def _failover(self, fault: PlannedFault) -> None:
+        def window(began: float, ended: float, what: str) -> None:
+            self.stats.failovers += 1
+            append_fault(self.folder, "redis-failover", began, ended, what)
+
+        def opened(began: float) -> None:
+            append_fault_begun(self.folder, "redis-failover", began)
+
+        def rejoin_at(promoted: float) -> None:
+            # Not before `+LENGTH` after the kill, not before the promotion; not cut short by
+            # a stop either: the log must hold the window that happened.
+            remaining = self._origin + fault.end - self._now()
+            if remaining > 0:
+                time.sleep(remaining)
+
+        failover(self.cluster.replication(), window, self._now, rejoin_at, opened)
+
+    def _lag(self, fault: PlannedFault) -> None:
+        pair = self.cluster.replication()
+        began = self._now()
+        append_fault_begun(self.folder, "replica-lag", began)
+        lag(pair, begins=True)
+        try:
+            remaining = began + fault.length - self._now()
+            if remaining > 0:
+                time.sleep(remaining)
+        finally:
+            lag(pair, begins=False)
+            self.stats.lags += 1
+            append_fault(self.folder, "replica-lag", began, self._now())

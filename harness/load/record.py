@@ -31,6 +31,7 @@ from harness.history import (
     RunInfo,
     TimeMap,
     Timing,
+    close_window,
     fault_begun,
 )
 from harness.history_format import FaultBegunRecord, RunRecord, decode_record, encode_record
@@ -242,7 +243,7 @@ def read_folder(folder: Path) -> RawRun:
                 event = _wall_fault(FaultEvent.from_json(record))
             except (KeyError, TypeError, ValueError, msgspec.ValidationError) as error:
                 raise LoadRecordError(f"{faults}:{number}: malformed fault ({error})") from None
-            begun.pop((event.fault, event.start, event.target), None)
+            close_window(begun, event.fault, event.start, event.target)
             run.faults.append(event)
     run.open_faults = list(begun.values())
     return run

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import scenarios
@@ -36,7 +36,7 @@ from harness.load.record import (
     read_folder,
     write_run_header,
 )
-from harness.load.spec import DEFAULT_SPEC, PlannedFault, parse, plan
+from harness.load.spec import DEFAULT_SPEC, REPLICATION, PlannedFault, parse, plan
 from reference_impl import ServiceConfig, validate_bugs
 
 LOCUSTFILE = Path(scenarios.__file__).parent / "locustfile.py"
@@ -271,12 +271,18 @@ def run_load(
     clear_folder(raw)
     raw.mkdir(parents=True, exist_ok=True)
     config = ServiceConfig(bugs=validate_bugs(options.bugs))
+    # A failover or a lag needs a primary, a replica and Sentinels, and a service that waits
+    # for the replica's acknowledgement of what it must not lose (as a scenario with them).
+    replicated = any(fault.action in REPLICATION for fault in planned)
+    if replicated:
+        config = replace(config, redis=replace(config.redis, replica_acks=1))
     with LiveCluster(
         workers=options.workers,
         config=config,
         scale=options.scale,
         redis_server=options.redis_server,
         workdir=out / "cluster",
+        replicated=replicated,
     ) as cluster:
         write_run_header(raw, _info(options, config, duration=0.0))
         nemesis = Nemesis(planned, cluster, raw, seed=options.seed)

@@ -2,7 +2,7 @@
 
     SPEC   = "none" | FAULT { "," FAULT }
     FAULT  = ACTION [ "@" TIME ] [ "/" TIME ] [ "+" TIME ]
-    ACTION = "kill" | "kill-scan" | "pause" | "restart"
+    ACTION = "kill" | "kill-scan" | "pause" | "restart" | "failover" | "lag"
     TIME   = a number of seconds, optionally suffixed "s" or "ms" (wall-clock, from the load start)
 
 - `kill`: SIGKILL one Gunicorn worker (chosen at random, seeded); the master respawns it.
@@ -10,11 +10,17 @@
   end `failed` (worker lost) and stay reachable as such.
 - `pause`: SIGSTOP redis-server for `+LENGTH` (default 1 s), then SIGCONT.
 - `restart`: stop redis-server (it keeps its data on disk), start it again after `+LENGTH`.
+- `failover`: SIGKILL the Redis primary; the Sentinels promote its replica; the old primary
+  rejoins as the new one's replica `+LENGTH` after the kill (default 5 s), or once the
+  promotion is done if that takes longer. Runs the cluster as a primary, a replica and three
+  Sentinels, and the service waiting for a replica's acknowledgement of its terminal writes.
+- `lag`: the replica receives no writes for `+LENGTH` (default 1 s), then catches up.
 - `@START`: the first time it happens; `/EVERY`: repeat every EVERY seconds. Give at least one;
   with only `/EVERY` the first one happens at EVERY.
 
 Example: `kill/6s,pause@4s/10s+1.5s,restart@15s+1s` kills a worker every 6 s, pauses Redis for
-1.5 s at 4, 14, 24... s, and restarts Redis once at 15 s. Redis faults never overlap: one that
+1.5 s at 4, 14, 24... s, and restarts Redis once at 15 s; `failover@10s/20s` fails the primary
+over at 10, 30, 50... s. Redis faults never overlap: one that
 falls inside another is moved to just after it. A fault that would not end before the run does
 is left out, so every fault is over (and Redis is up) when the users stop.
 """
@@ -26,14 +32,18 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-Action = Literal["kill", "kill-scan", "pause", "restart"]
-ACTIONS: tuple[Action, ...] = ("kill", "kill-scan", "pause", "restart")
+Action = Literal["kill", "kill-scan", "pause", "restart", "failover", "lag"]
+ACTIONS: tuple[Action, ...] = ("kill", "kill-scan", "pause", "restart", "failover", "lag")
 INSTANT: tuple[Action, ...] = ("kill", "kill-scan")
+#: the faults that need a primary and a replica under Sentinel
+REPLICATION: tuple[Action, ...] = ("failover", "lag")
 
 #: the schedule `scanchaos load` uses unless told otherwise
 DEFAULT_SPEC = "kill@3s/7s,kill-scan@6s/9s,pause@5s/11s+1s,restart@13s/17s+1s"
 
 DEFAULT_LENGTH = 1.0
+#: seconds from a failover's kill to the old primary's rejoin, unless `+LENGTH` says
+DEFAULT_FAILOVER_LENGTH = 5.0
 #: the gap kept between two Redis faults moved apart, and before the run's end
 GAP = 0.5
 
@@ -114,7 +124,8 @@ def parse(spec: str) -> tuple[FaultRule, ...]:
             )
         if action in INSTANT and "+" in seen:
             raise NemesisSpecError(f"--nemesis: {fault!r}: a kill is instant; drop +LENGTH")
-        length = 0.0 if action in INSTANT else seen.get("+", DEFAULT_LENGTH)
+        default = DEFAULT_FAILOVER_LENGTH if action == "failover" else DEFAULT_LENGTH
+        length = 0.0 if action in INSTANT else seen.get("+", default)
         every = seen.get("/")
         if every is not None and length >= every:
             raise NemesisSpecError(
