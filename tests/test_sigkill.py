@@ -233,6 +233,13 @@ def test_sigkilled_loads_leave_nothing(tmp_path: Path, redis_server_binary: str)
         args = base + (["--locust-workers", "1"] if distributed else [])
         up = _has("locust", 2 if distributed else 1)
         _kill_at_random_and_check(tmp_path / f"load-{i}", args, up, seed=100 + i)
+    # One more with a failover nemesis: a primary, a replica and three Sentinels to leave.
+    args = [*base, "--nemesis", "failover@1s+2s"]
+
+    def replicated_load_up(procs: list[psutil.Process]) -> bool:
+        return _has("sentinel", 3)(procs) and _has("locust")(procs)
+
+    _kill_at_random_and_check(tmp_path / "load-failover", args, replicated_load_up, seed=101)
 
 
 def _killed_without_deathsig(root: Path, redis_server_binary: str) -> Harness:

@@ -280,10 +280,11 @@ def schedules(
         "drop": st.builds(Drop, gap=gap, column=st.sampled_from(OPTIONAL_COLUMNS)),
     }
     # Scans and polls are drawn more often than faults: a fault only shows through them.
-    # Outages twice: the moment Redis heals is where scans' copies disagree most.
+    # Outages twice: the moment Redis heals is where scans' copies disagree most. Failovers
+    # twice: one after a lag is where writes the primary acknowledged are lost.
     weighted = (
         *("begin", "watch", "begin", "watch", "watch", "latest", "latest"),
-        *("restart", "outage", "outage", "lag", "failover", "drop"),
+        *("restart", "outage", "outage", "lag", "failover", "failover", "drop"),
     )
     action = st.sampled_from(weighted).flatmap(lambda kind: kinds[kind])
     setup = st.builds(
