@@ -100,6 +100,21 @@ class Timing(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         """After a Redis fault ends: time for the cleanup loop to repair deferred writes."""
         return self.cleanup_interval + self.slack
 
+    @property
+    def failover_doubt(self) -> float:
+        """How long after a worker noticed a new Redis primary a missing key may still be one
+        the promotion lost and another worker has not written again: every worker notices at
+        its next contact (a cleanup tick, or a running scan's heartbeat) and writes back at once."""
+        return max(self.cleanup_interval, self.heartbeat_interval)
+
+    def grace_after(self, fault: str) -> float:
+        """After a Redis fault of kind `fault` ends, how long its effects are excused: for a
+        failover also the doubt of the last worker to notice it (`failover_doubt` twice: up to
+        one to notice, one of doubt after)."""
+        if fault == "redis-failover":
+            return self.fault_grace + 2 * self.failover_doubt
+        return self.fault_grace
+
     def outlived_worker_timeout(self, began: float, ended: float) -> bool:
         """Did a request that the worker took at `began` and that ended at `ended` run into the
         worker timeout? The one rule for a worker-timeout kill, within the clock slack."""

@@ -282,7 +282,7 @@ class ScanService:
         """
         self._remember(entry)
         try:
-            stored = self._persist(entry)
+            stored = self._reconnecting(lambda: self._persist(entry))
         except RedisError:
             self._redis_failed()
             if not self.config.has("lost-write-after-outage"):
@@ -447,7 +447,7 @@ class ScanService:
         judges the scan stalled as Redis returns (then compare-and-set keeps its `failed`).
         """
         try:
-            stored = self._persist(pending)
+            stored = self._reconnecting(lambda: self._persist(pending))
         except RedisError:
             self._redis_failed()
             if self.config.has("redis-errors-raise"):
@@ -481,10 +481,14 @@ class ScanService:
 
     def _missing_may_be_lost(self) -> bool:
         """Whether a missing key may be a write a failover lost that its holder has not written
-        again yet: one interval after the primary changed (asked now if a break came since)."""
+        again yet (asked now if a break came since). Every worker notices a new primary at its
+        next contact, a cleanup tick or a running scan's heartbeat, and writes back at once:
+        so for the longer of the two after this worker noticed."""
         if self._doubt_primary:
             self._check_primary()
-        changed = time.time() - self._primary_changed_at < self.config.cleanup_interval
+        cfg = self.config
+        doubt = max(cfg.cleanup_interval, cfg.heartbeat_interval)
+        changed = time.time() - self._primary_changed_at < doubt
         return self._after_break or changed
 
     def _judge_stall(self, entry: ScanEntry) -> ScanEntry:

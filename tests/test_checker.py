@@ -11,6 +11,7 @@ from tests.histories import (
     NOT_FOUND,
     OTHER,
     SCAN,
+    TIMING,
     UNAVAILABLE,
     Builder,
     complete,
@@ -58,6 +59,23 @@ def test_reachable_tolerates_unavailable_inside_a_redis_fault_but_never_not_foun
     assert violated(b, "reachable-until-expiry") == []
     b.read(55.0, NOT_FOUND)
     assert len(violated(b, "reachable-until-expiry")) == 1
+
+
+def test_after_a_failover_unavailable_is_excused_while_workers_may_still_write_back() -> None:
+    # Every worker notices a new primary at its next contact (a cleanup tick, a heartbeat) and
+    # doubts a missing key for as long again: up to twice the longer of the two after the
+    # rejoin, a read may be 503; never after, never a 404.
+    doubt = max(TIMING.cleanup_interval, TIMING.heartbeat_interval)
+    b = Builder().start(0.0, 28.0, complete(28.0))
+    b.history.fault("redis-failover", 40.0, 50.0, "replica promoted at 45 s lacking 4 key(s)")
+    b.read(50.0 + 2 * doubt, UNAVAILABLE)
+    assert violated(b, "reachable-until-expiry") == []
+    b.read(50.0 + 2 * doubt + TIMING.fault_grace + 0.5, UNAVAILABLE)
+    assert len(violated(b, "reachable-until-expiry")) == 1
+    # An outage gets no such doubt: nothing it does makes a key go missing.
+    o = Builder().start(0.0, 28.0, complete(28.0)).outage(40.0, 50.0)
+    o.read(50.0 + TIMING.fault_grace + 0.5, UNAVAILABLE)
+    assert len(violated(o, "reachable-until-expiry")) == 1
 
 
 def test_reachable_flags_unavailable_outside_a_fault() -> None:

@@ -9,7 +9,7 @@ import pytest
 from freezegun import freeze_time
 
 from harness.runner import simulate
-from harness.scenario import load
+from harness.scenario import Poll, RedisFailover, ReplicaLag, Scenario, Start, load
 from harness.sim.replication import SimRedis
 from reference_impl import (
     PerformanceStore,
@@ -105,3 +105,30 @@ def test_failover_after_completion_catches_no_replica_ack() -> None:
     assert (failover.start, failover.end) == (50.0, 60.0)
     assert failover.target is not None and "lacking 4 key(s)" in failover.target
     assert "opportunity_scan_lookup:" in failover.target
+
+
+def test_a_scan_begun_as_the_primary_dies_is_never_answered_not_found() -> None:
+    # Found exploring the fixed service: the scan's registration reached the lagging primary
+    # only, the promotion lost it, and its running worker wrote it back at its next strategy,
+    # after another worker's doubt (one cleanup interval) had ended: a 404 for a running scan.
+    # Its write now retries once on the new primary, and the doubt lasts as long as a running
+    # scan may go without contact (the heartbeat interval).
+    scenario = Scenario(
+        name="begun-as-the-primary-dies",
+        description="a scan starts as the primary dies with the replica behind",
+        workers=3,
+        duration=166.5,
+        steps=(
+            Start(at=160.0, user="alice", scan="s3"),
+            Poll(scan="s3", start=160.0, until=160.0),
+            Poll(scan="s3", start=161.5, until=165.5, fanout=3),
+        ),
+        faults=(
+            ReplicaLag(at=130.0, duration=31.0),
+            RedisFailover(at=160.0, promote_after=1.0, rejoin_after=3.0),
+        ),
+    )
+    result = simulate(scenario)
+    assert result.verdict.passed, result.verdict.violations
+    statuses = {op.reply.status for op in result.history.ops if op.op == "status"}
+    assert "not_found" not in statuses and "unavailable" in statuses

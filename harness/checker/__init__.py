@@ -31,7 +31,9 @@ JUDGEMENTS: tuple[str, ...] = (
     "its worker restarted before the write was repaired) is listed as lost by fault, not counted "
     "as a violation.",
     "During a Redis fault and its recovery grace (cleanup interval + clock slack), `unavailable` "
-    "and the last progress Redis held are tolerated; `not_found` never is.",
+    "and the last progress Redis held are tolerated; `not_found` never is. After a failover the "
+    "grace is longer by twice the longer of the cleanup and heartbeat intervals: every worker "
+    "notices the new primary at its next contact and doubts a missing key as long again.",
     "A request whose connection dropped without an answer (`lost`, live mode: its worker was "
     "killed by an injected fault) is no read of the result; outside every fault window it "
     "violates `no-server-errors`.",

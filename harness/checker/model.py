@@ -195,8 +195,10 @@ class Context:
 
     def in_redis_fault(self, op: Operation) -> bool:
         """Does `op` overlap a Redis fault window or its recovery grace?"""
-        grace = self.timing.fault_grace
-        return any(op.start <= f.end + grace and op.end >= f.start for f in self.redis_faults)
+        return any(
+            op.start <= f.end + self.timing.grace_after(f.fault) and op.end >= f.start
+            for f in self.redis_faults
+        )
 
     def in_any_fault(self, op: Operation) -> bool:
         grace = self.timing.fault_grace
@@ -214,9 +216,10 @@ class Context:
         )
 
     def redis_fault_seconds(self, start: float, end: float) -> float:
-        grace = self.timing.fault_grace
+        timing = self.timing
         return sum(
-            max(0.0, min(end, f.end + grace) - max(start, f.start)) for f in self.redis_faults
+            max(0.0, min(end, f.end + timing.grace_after(f.fault)) - max(start, f.start))
+            for f in self.redis_faults
         )
 
     def stale_tolerated(self, facts: ScanFacts, op: Operation) -> bool:
@@ -225,10 +228,9 @@ class Context:
         fault began (then a `scanning` reply is a stale copy served, not what Redis held)."""
         if op.reply.status != "scanning":
             return False
-        grace = self.timing.fault_grace
         done = facts.completion()
         return any(
-            op.start <= fault.end + grace
+            op.start <= fault.end + self.timing.grace_after(fault.fault)
             and op.end >= fault.start
             and (done is None or done >= fault.start - self.timing.slack)
             for fault in self.redis_faults
@@ -251,10 +253,10 @@ class Context:
         done = facts.completion()
         if done is None or facts.worker is None:
             return None
-        grace = self.timing.fault_grace
         for outage in self.redis_faults:
             if not outage.start <= done <= outage.end:
                 continue
+            grace = self.timing.grace_after(outage.fault)
             for restart in self.restarts:
                 if restart.target == facts.worker and done <= restart.start <= outage.end + grace:
                     return LostByFault(
