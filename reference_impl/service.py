@@ -229,6 +229,14 @@ class ScanService:
         self._after_break = False
         self._primary_changed_at = -math.inf
 
+    def connect(self) -> None:
+        """The worker's first contact, as it starts. Against a replicated Redis it learns which
+        server is primary: a failover before its first request is then noticed as one (a
+        worker that first meets the promoted replica cannot tell it from the primary it always
+        was). A failure is a break like any other."""
+        if self.config.redis.replica_acks > 0 and self._doubt_primary:
+            self._check_primary()
+
     # -- starting and running scans -------------------------------------------------------
 
     def begin_scan(self, user_id: str) -> ScanRun | Reply:

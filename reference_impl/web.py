@@ -174,6 +174,7 @@ class WorkerState:
             profile=settings.profile,
             executor=self.executor,
         )
+        self.service.connect()
         self._stop = threading.Event()
         self._cleanup: threading.Thread | None = None
 

@@ -132,3 +132,29 @@ def test_a_scan_begun_as_the_primary_dies_is_never_answered_not_found() -> None:
     assert result.verdict.passed, result.verdict.violations
     statuses = {op.reply.status for op in result.history.ops if op.op == "status"}
     assert "not_found" not in statuses and "unavailable" in statuses
+
+
+def test_a_failover_before_a_workers_first_request_is_noticed_as_one() -> None:
+    # Found exploring the fixed service: a worker whose first contact came after the promotion
+    # took the promoted replica for the primary it had always been, doubted nothing, and
+    # answered 404 for a scan whose registration the promotion lost. Workers now learn the
+    # primary as they start (`ScanService.connect`).
+    scenario = Scenario(
+        name="failover-before-first-request",
+        description="the primary dies as the first scan starts",
+        workers=3,
+        duration=7.5,
+        steps=(
+            Poll(scan="s1", start=1.0, until=1.0),
+            Start(at=1.0, user="alice", scan="s1"),
+            Poll(scan="s1", start=2.5, until=6.5, fanout=3),
+        ),
+        faults=(
+            ReplicaLag(at=0.0, duration=2.0),
+            RedisFailover(at=1.0, promote_after=1.0, rejoin_after=3.0),
+        ),
+    )
+    result = simulate(scenario)
+    assert result.verdict.passed, result.verdict.violations
+    statuses = {op.reply.status for op in result.history.ops if op.op == "status"}
+    assert "not_found" not in statuses

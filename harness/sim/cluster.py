@@ -224,7 +224,7 @@ class SimCluster:
     def _new_service(self, index: int) -> ScanService:
         client = self.redis.client()
         probe = self._probe
-        return ScanService(
+        service = ScanService(
             config=self.config,
             redis_client=client,
             performance=PerformanceStore(
@@ -234,6 +234,8 @@ class SimCluster:
             new_id=lambda: f"{self.rng.getrandbits(128):032x}",
             probe=(lambda event: probe(f"w{index}", event)) if probe else (lambda _: None),
         )
+        service.connect()
+        return service
 
     def _schedule_cleanup(self, worker: SimWorker, *, first: bool = False) -> None:
         generation = worker.generation
