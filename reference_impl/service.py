@@ -158,11 +158,16 @@ class ScanRun:
         been told `complete` for a scan that then reads `failed` or vanishes. So the request
         waits, writing again each cleanup interval, and answers `unavailable` two intervals
         before the worker timeout; the write stays pending for the cleanup to repair.
+
+        A write the primary took and no replica acknowledged yet does not hold the reply: every
+        worker reads the result from the primary, and this one keeps writing it until a
+        replica has it (through a failover, to the promoted one). Holding the reply would turn
+        a lagging replica, which clients cannot see, into 503s for every scan that ends.
         """
         svc = self.service
         cfg = svc.config
         limit = began + cfg.worker_timeout - 2 * cfg.cleanup_interval
-        while svc.pending(self.entry.cache_key) and self.ended_elsewhere() is None:
+        while svc.unsaved(self.entry.cache_key) and self.ended_elsewhere() is None:
             left = limit - time.monotonic()
             if left <= 0:
                 return False
@@ -214,6 +219,8 @@ class ScanService:
         self._results: dict[str, _Cached] = {}
         #: entries whose last Redis write failed, to be written again once Redis answers
         self._pending: dict[str, ScanEntry] = {}
+        #: of those, the terminal writes the primary took and no replica acknowledged yet
+        self._unacked: set[str] = set()
         #: the breaks (wall-time spans) in which this worker saw Redis fail, oldest first, and
         #: since when the current one lasts (None: Redis answers). A new worker has seen no
         #: break: its own start is not a recovery.
@@ -293,6 +300,7 @@ class ScanService:
             stored = self._reconnecting(lambda: self._persist(entry))
         except RedisError:
             self._redis_failed()
+            self._unacked.discard(entry.cache_key)
             if not self.config.has("lost-write-after-outage"):
                 self._pending[entry.cache_key] = entry
             self._probe("write-deferred")
@@ -307,6 +315,11 @@ class ScanService:
         for a terminal write against a replicated Redis, that no replica acknowledged)."""
         return cache_key in self._pending
 
+    def unsaved(self, cache_key: str) -> bool:
+        """Whether the write for `cache_key` has not reached Redis at all: pending, and not
+        merely waiting for a replica's acknowledgement (the primary holds that one already)."""
+        return cache_key in self._pending and cache_key not in self._unacked
+
     def _persist(self, entry: ScanEntry) -> ScanEntry:
         """Write `entry` and return what Redis then holds; `RedisError` when the write failed.
 
@@ -316,9 +329,11 @@ class ScanService:
         stored = self._write(entry)
         if stored.terminal and not self._replicated():
             self._pending[entry.cache_key] = stored
+            self._unacked.add(entry.cache_key)
             self._probe("write-unacked")
         else:
             self._pending.pop(entry.cache_key, None)
+            self._unacked.discard(entry.cache_key)
         return stored
 
     def _replicated(self) -> bool:
@@ -350,13 +365,16 @@ class ScanService:
         except RedisUnavailable:
             return Reply("unavailable", scan_id=scan_id, reason="redis unavailable")
         if found is None:
-            if self._missing_may_be_lost():
+            if self._doubting_failover():
                 return Reply("unavailable", scan_id=scan_id, reason="redis failed over")
             return Reply("not_found", scan_id=scan_id)
         entry, source = found
         if entry.owner != user_id and not self.config.has("no-user-scope"):
             return Reply("not_found", scan_id=scan_id)
-        return Reply.of(self._judge_stall(entry), source=source)
+        judged = self._judge_stall(entry)
+        if judged is None:
+            return Reply("unavailable", scan_id=scan_id, reason="redis failed over")
+        return Reply.of(judged, source=source)
 
     def latest(self, user_id: str) -> Reply:
         """The latest scan of `user_id`."""
@@ -370,13 +388,16 @@ class ScanService:
         except RedisUnavailable:
             return Reply("unavailable", reason="redis unavailable")
         if raw is None:
-            if self._missing_may_be_lost():
+            if self._doubting_failover():
                 return Reply("unavailable", reason="redis failed over")
             return Reply("not_found")
         entry = ScanEntry.from_json(raw)
         if entry.owner != user_id:
             return Reply("not_found")
-        return Reply.of(self._judge_stall(entry), source="redis")
+        judged = self._judge_stall(entry)
+        if judged is None:
+            return Reply("unavailable", reason="redis failed over")
+        return Reply.of(judged, source="redis")
 
     def _newest_stored(self, user_id: str) -> str | None:
         """The newest of the user's scans Redis still holds, when the latest pointer names none:
@@ -487,11 +508,12 @@ class ScanService:
                     self._pending.setdefault(cache_key, entry)
         self._primary = run_id
 
-    def _missing_may_be_lost(self) -> bool:
-        """Whether a missing key may be a write a failover lost that its holder has not written
-        again yet (asked now if a break came since). Every worker notices a new primary at its
-        next contact, a cleanup tick or a running scan's heartbeat, and writes back at once:
-        so for the longer of the two after this worker noticed."""
+    def _doubting_failover(self) -> bool:
+        """Whether what Redis holds may be older than what the workers wrote: a missing key, or
+        a `scanning` entry gone quiet, may be a write a failover lost that its holder has not
+        written again yet (asked now if a break came since). Every worker notices a new
+        primary at its next contact, a cleanup tick or a running scan's heartbeat, and writes
+        back at once: so for the longer of the two after this worker noticed."""
         if self._doubt_primary:
             self._check_primary()
         cfg = self.config
@@ -499,8 +521,13 @@ class ScanService:
         changed = time.time() - self._primary_changed_at < doubt
         return self._after_break or changed
 
-    def _judge_stall(self, entry: ScanEntry) -> ScanEntry:
-        """A scanning entry that has not moved for the stall timeout belongs to a dead worker."""
+    def _judge_stall(self, entry: ScanEntry) -> ScanEntry | None:
+        """A scanning entry that has not moved for the stall timeout belongs to a dead worker.
+
+        None while a failover is in doubt: the entry may be an older copy the promoted replica
+        held, its scan ended or still running on a live worker that is about to write it again
+        (marked failed, it would overwrite that worker's result: compare-and-set keeps the
+        first terminal write)."""
         if entry.terminal or self.config.has("orphaned-scan"):
             return entry
         now = time.time()
@@ -510,6 +537,8 @@ class ScanService:
         outlived = now - entry.started_at >= self.config.worker_timeout
         if not outlived and self._silent_for(entry.updated_at, now) <= self.config.stall_timeout:
             return entry
+        if self._doubting_failover():
+            return None
         failed = entry.finished(now, "failed", "worker lost")
         self._probe("orphan-marked-failed")
         return self.save(failed)
@@ -697,7 +726,7 @@ class ScanService:
         """`command`, once more if its connection was refused, against a replicated Redis: a
         pooled connection to a primary that died fails once, then the pool connects to the one
         now serving. So every worker notices a promotion at its next contact, and each one's
-        doubt about missing keys (`_missing_may_be_lost`) ends an interval after it."""
+        doubt about missing keys (`_doubting_failover`) ends an interval after it."""
         try:
             return command()
         except redis.ConnectionError:

@@ -16,6 +16,7 @@ from reference_impl import (
     ScanRun,
     ScanService,
     ServiceConfig,
+    StrategyProfile,
     open_engine,
     seed_database,
 )
@@ -158,3 +159,52 @@ def test_a_failover_before_a_workers_first_request_is_noticed_as_one() -> None:
     assert result.verdict.passed, result.verdict.violations
     statuses = {op.reply.status for op in result.history.ops if op.op == "status"}
     assert "not_found" not in statuses
+
+
+def test_a_lagging_replica_does_not_hold_the_start_reply() -> None:
+    # Found exploring the fixed service: the replica lagged for 121 s while the scan ended, so
+    # no replica acknowledged its result, and the start request waited for one until it
+    # answered 503 "result not saved yet", with Redis up and the primary holding the result.
+    scenario = Scenario(
+        name="lag-through-the-end",
+        description="the replica lags while the scan ends",
+        workers=3,
+        duration=189.0,
+        steps=(Start(at=0.0, user="alice", scan="s1"),),
+        faults=(
+            ReplicaLag(at=65.0, duration=121.0),
+            RedisFailover(at=185.0, promote_after=1.0, rejoin_after=3.0),
+        ),
+        profile=StrategyProfile(seconds=12.0),
+    )
+    result = simulate(scenario)
+    assert result.verdict.passed, result.verdict.violations
+    [start] = [op for op in result.history.ops if op.op == "start"]
+    assert start.reply.status == "partial"
+
+
+def test_a_rolled_back_scanning_entry_is_not_judged_stalled_after_a_failover() -> None:
+    # Found exploring the fixed service: the scan ended `partial` while the replica lagged;
+    # the promoted replica held its `scanning` entry of 30 s before, and the first worker to
+    # read it judged it stalled and wrote `failed`, which compare-and-set then kept over the
+    # owner's `partial`. While a failover is in doubt such an entry reads 503.
+    scenario = Scenario(
+        name="rolled-back-scanning",
+        description="a promotion rolls a scan back to an old scanning entry",
+        workers=3,
+        duration=166.5,
+        steps=(
+            Start(at=0.0, user="alice", scan="s1"),
+            Poll(scan="s1", start=160.0, until=160.0),
+            Poll(scan="s1", start=161.5, until=165.5, fanout=3),
+        ),
+        faults=(
+            ReplicaLag(at=130.0, duration=31.0),
+            RedisFailover(at=160.0, promote_after=1.0, rejoin_after=3.0),
+        ),
+        profile=StrategyProfile(hang=frozenset({0})),
+    )
+    result = simulate(scenario)
+    assert result.verdict.passed, result.verdict.violations
+    terminal = {op.reply.status for op in result.history.ops if op.reply.terminal}
+    assert terminal == {"partial"}
