@@ -380,6 +380,10 @@ class ScanService:
         """The latest scan of `user_id`."""
         if not keys.valid_user_id(user_id):
             return Reply("bad_request", reason="malformed user id")
+        if self._doubting_failover():
+            # The pointer may be one the promotion rolled back, to an older scan of the user's,
+            # until every worker has written its own again.
+            return Reply("unavailable", reason="redis failed over")
         try:
             cache_key = self._redis_get(keys.latest_key(user_id))
             raw = self._redis_get(keys.result_key(cache_key)) if cache_key else None

@@ -92,6 +92,32 @@ def test_result_lost_by_fault_is_listed_not_violated() -> None:
     assert lost.scan_id == SCAN and "restarted at 30.0 s" in lost.why
 
 
+def test_a_scan_the_promotion_lacked_whose_worker_restarted_is_lost_by_fault() -> None:
+    def failover_losing(scan: str) -> Builder:
+        b = Builder().start(0.0, 28.0, complete(28.0), worker="w0")
+        b.history.fault(
+            "redis-failover", 40.0, 50.0, f"replica promoted at 45 s lacking 1 key(s): k:{scan}"
+        )
+        return b
+
+    b = failover_losing(SCAN).restart(41.0, "w0")
+    b.read(70.0, NOT_FOUND)
+    verdict = Checker().check(b.history)
+    assert verdict.passed, verdict.violations
+    [lost] = verdict.lost_by_fault
+    assert "lacked it" in lost.why and "restarted at 41.0 s" in lost.why
+    # Its worker alive, the scan is its to write again: a 404 is a violation.
+    alive = failover_losing(SCAN).read(70.0, NOT_FOUND)
+    assert len(violated(alive, "reachable-until-expiry")) == 1
+    # A promotion that lacked another scan's keys excuses nothing.
+    other = failover_losing("0" * 32).restart(41.0, "w0").read(70.0, NOT_FOUND)
+    assert len(violated(other, "reachable-until-expiry")) == 1
+    # Nor when another worker had served the result just before: it held a copy to write.
+    held = failover_losing(SCAN).read(35.0, complete(28.0), worker="w2").restart(41.0, "w0")
+    held.read(70.0, NOT_FOUND)
+    assert len(violated(held, "reachable-until-expiry")) == 1
+
+
 def test_restart_after_the_repair_window_is_not_an_excuse() -> None:
     b = Builder().outage(20.0, 60.0).start(0.0, 28.0, complete(28.0)).restart(70.0, "w0")
     b.read(75.0, NOT_FOUND)

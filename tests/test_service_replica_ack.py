@@ -9,7 +9,7 @@ import pytest
 from freezegun import freeze_time
 
 from harness.runner import simulate
-from harness.scenario import Poll, RedisFailover, ReplicaLag, Scenario, Start, load
+from harness.scenario import Latest, Poll, RedisFailover, ReplicaLag, Scenario, Start, load
 from harness.sim.replication import SimRedis
 from reference_impl import (
     PerformanceStore,
@@ -208,3 +208,29 @@ def test_a_rolled_back_scanning_entry_is_not_judged_stalled_after_a_failover() -
     assert result.verdict.passed, result.verdict.violations
     terminal = {op.reply.status for op in result.history.ops if op.reply.terminal}
     assert terminal == {"partial"}
+
+
+def test_latest_is_not_answered_from_a_rolled_back_pointer() -> None:
+    # Found exploring the fixed service: the promotion lost the user's latest pointer to their
+    # newest scan, and `latest` answered an older one before the newest one's worker had
+    # written it again. While a failover is in doubt, `latest` reads 503.
+    scenario = Scenario(
+        name="rolled-back-latest",
+        description="a promotion rolls the latest pointer back",
+        workers=3,
+        duration=7.5,
+        steps=(
+            Start(at=0.0, user="alice", scan="s1"),
+            Start(at=1.0, user="alice", scan="s2"),
+            Start(at=1.0, user="alice", scan="s3", worker=1),
+            Latest(user="alice", start=2.5, until=6.5),
+        ),
+        faults=(
+            ReplicaLag(at=0.0, duration=2.0),
+            RedisFailover(at=1.0, promote_after=1.0, rejoin_after=3.0),
+        ),
+    )
+    result = simulate(scenario)
+    assert result.verdict.passed, result.verdict.violations
+    latest = [op.reply.status for op in result.history.ops if op.op == "latest"]
+    assert "unavailable" in latest

@@ -28,8 +28,10 @@ JUDGEMENTS: tuple[str, ...] = (
     "moved for the stall timeout reads as `failed` (worker lost); `terminates` allows budget + "
     "stall timeout + heartbeat interval + cleanup interval, plus any Redis fault time.",
     "A result whose every copy the injected faults destroyed (completed while Redis was down, "
-    "its worker restarted before the write was repaired) is listed as lost by fault, not counted "
-    "as a violation.",
+    "its worker restarted before the write was repaired; or lacked by the replica a failover "
+    "promoted, its worker restarted from a stall timeout before the primary died until the "
+    "failover's grace ended, and no other worker serving it within a memory TTL before) is "
+    "listed as lost by fault, not counted as a violation.",
     "During a Redis fault and its recovery grace (cleanup interval + clock slack), `unavailable` "
     "and the last progress Redis held are tolerated; `not_found` never is. After a failover the "
     "grace is longer by twice the longer of the cleanup and heartbeat intervals: every worker "

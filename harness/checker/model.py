@@ -238,6 +238,43 @@ class Context:
 
     # -- lost by fault --------------------------------------------------------------------
 
+    def _lost_in_failover(self, facts: ScanFacts) -> LostByFault | None:
+        """The replica promoted in a failover lacked the scan (its record names keys holding the
+        scan id), and the scan's worker, the one that would write it again, was restarted
+        between a stall timeout before the primary died (no other worker has marked the scan
+        failed by then) and the end of the failover's grace, while no other worker had served
+        its result within a memory TTL before the death (a copy it would write back)."""
+        worker = facts.worker
+        timing = self.timing
+        for failover in self.redis_faults:
+            if failover.fault != "redis-failover" or failover.target is None:
+                continue
+            if facts.scan_id not in failover.target:
+                continue
+            since = failover.start - timing.memory_ttl
+            held_elsewhere = any(
+                op.worker != worker and op.reply.terminal and since <= op.end <= failover.start
+                for op in facts.ops
+            )
+            if held_elsewhere:
+                continue
+            until = failover.end + timing.grace_after(failover.fault)
+            for restart in self.restarts:
+                if (
+                    restart.target == worker
+                    and failover.start - timing.stall_timeout <= restart.start <= until
+                ):
+                    done = facts.completion()
+                    return LostByFault(
+                        facts.scan_id,
+                        done if done is not None else failover.start,
+                        f"the replica promoted in the failover of {failover.start:.1f}-"
+                        f"{failover.end:.1f} s lacked it, and worker {worker}, which held it, "
+                        f"restarted at {restart.start:.1f} s before writing it again",
+                        destroyed=max(restart.start, failover.start),
+                    )
+        return None
+
     def lost_by_fault(self, facts: ScanFacts) -> LostByFault | None:
         if facts.scan_id not in self._lost:
             self._lost[facts.scan_id] = self._find_lost(facts)
@@ -249,8 +286,13 @@ class Context:
         return lost is not None and op.start >= lost.destroyed
 
     def _find_lost(self, facts: ScanFacts) -> LostByFault | None:
-        """Completed while Redis was down, and its worker killed before the write was repaired."""
+        """Completed while Redis was down, and its worker killed before the write was repaired;
+        or lost in a failover (`_lost_in_failover`)."""
         done = facts.completion()
+        if facts.worker is not None:
+            lost = self._lost_in_failover(facts)
+            if lost is not None:
+                return lost
         if done is None or facts.worker is None:
             return None
         for outage in self.redis_faults:
