@@ -691,8 +691,17 @@ class ScanService:
             self._redis.set(latest, entry.cache_key, px=px, nx=True)
         elif registering or current in (None, entry.cache_key, entry.cache_key.encode()):
             self._redis.set(latest, entry.cache_key, px=px)
+        elif not cfg.has("latest-set-once") and self._names_older(entry, current):
+            # A pointer to an older scan of the user's: a promotion rolled it back (it is set
+            # to each scan as it registers, newest last).
+            self._redis.set(latest, entry.cache_key, px=px)
         self._redis_answered()
         return entry
+
+    def _names_older(self, entry: ScanEntry, current: bytes | str) -> bool:
+        """Whether the latest pointer `current` names a scan begun before `entry`."""
+        began = self._redis.zscore(keys.user_scans_key(entry.owner), current)
+        return began is None or float(began) < entry.started_at
 
     def _queue_keys(
         self, pipe: redis.client.Pipeline, entry: ScanEntry, px: int, *, registering: bool

@@ -78,6 +78,18 @@ def test_after_a_failover_unavailable_is_excused_while_workers_may_still_write_b
     assert len(violated(o, "reachable-until-expiry")) == 1
 
 
+def test_a_failovers_doubt_runs_from_the_end_of_an_outage_that_follows_it() -> None:
+    # The outage keeps the workers from noticing the new primary until it ends.
+    doubt = max(TIMING.cleanup_interval, TIMING.heartbeat_interval)
+    b = Builder().start(0.0, 28.0, complete(28.0))
+    b.history.fault("redis-failover", 30.0, 33.0, "replica promoted at 31 s with every write")
+    b.outage(31.0, 41.0)
+    b.read(41.0 + TIMING.fault_grace + 2 * doubt, UNAVAILABLE)
+    assert violated(b, "reachable-until-expiry") == []
+    b.read(41.0 + TIMING.fault_grace + 2 * doubt + 0.5, UNAVAILABLE)
+    assert len(violated(b, "reachable-until-expiry")) == 1
+
+
 def test_reachable_flags_unavailable_outside_a_fault() -> None:
     b = Builder().start(0.0, 28.0, complete(28.0)).read(100.0, UNAVAILABLE)
     assert len(violated(b, "reachable-until-expiry")) == 1

@@ -234,3 +234,29 @@ def test_latest_is_not_answered_from_a_rolled_back_pointer() -> None:
     assert result.verdict.passed, result.verdict.violations
     latest = [op.reply.status for op in result.history.ops if op.op == "latest"]
     assert "unavailable" in latest
+
+
+def test_a_scan_written_again_after_a_failover_takes_back_the_latest_pointer() -> None:
+    # Found exploring the fixed service: the promotion rolled alice's latest pointer back to
+    # her first scan; her newer scans' workers wrote them again, but left a pointer naming
+    # another scan alone, so `latest` named the first scan once the doubt had passed.
+    scenario = Scenario(
+        name="latest-pointer-after-failover",
+        description="a promotion rolls the latest pointer back past two newer scans",
+        workers=3,
+        duration=30.0,
+        steps=(
+            Start(at=0.0, user="alice", scan="s1"),
+            Start(at=5.0, user="alice", scan="s2"),
+            Start(at=5.0, user="alice", scan="s3"),
+            Latest(user="alice", start=19.5, until=29.5),
+        ),
+        faults=(
+            ReplicaLag(at=0.0, duration=19.0),
+            RedisFailover(at=18.0, promote_after=1.0, rejoin_after=11.0),
+        ),
+    )
+    result = simulate(scenario)
+    assert result.verdict.passed, result.verdict.violations
+    answered = [op for op in result.history.ops if op.op == "latest" and op.reply.scan_id]
+    assert answered and answered[-1].label in ("s2", "s3")

@@ -35,7 +35,8 @@ JUDGEMENTS: tuple[str, ...] = (
     "During a Redis fault and its recovery grace (cleanup interval + clock slack), `unavailable` "
     "and the last progress Redis held are tolerated; `not_found` never is. After a failover the "
     "grace is longer by twice the longer of the cleanup and heartbeat intervals: every worker "
-    "notices the new primary at its next contact and doubts a missing key as long again.",
+    "notices the new primary at its next contact and doubts a missing key as long again. Redis "
+    "faults that follow one another within their graces are one chain, excused to its end.",
     "A request whose connection dropped without an answer (`lost`, live mode: its worker was "
     "killed by an injected fault) is no read of the result; outside every fault window it "
     "violates `no-server-errors`.",

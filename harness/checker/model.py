@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -189,15 +190,19 @@ class Context:
         # see nothing until a failover makes its lag count).
         self.redis_faults: list[FaultEvent] = [f for f in history.faults if f.fault in REDIS_FAULTS]
         self.restarts: list[FaultEvent] = [f for f in history.faults if f.fault == "worker-restart"]
+        self._excused_until = _excused_until(self.redis_faults, self.timing)
         self._lost: dict[str, LostByFault | None] = {}
 
     # -- fault windows --------------------------------------------------------------------
 
+    def excused_until(self, fault: FaultEvent) -> float:
+        """Until when the effects of Redis fault `fault` are excused (see `_excused_until`)."""
+        return self._excused_until[fault.index]
+
     def in_redis_fault(self, op: Operation) -> bool:
         """Does `op` overlap a Redis fault window or its recovery grace?"""
         return any(
-            op.start <= f.end + self.timing.grace_after(f.fault) and op.end >= f.start
-            for f in self.redis_faults
+            op.start <= self.excused_until(f) and op.end >= f.start for f in self.redis_faults
         )
 
     def in_any_fault(self, op: Operation) -> bool:
@@ -230,7 +235,7 @@ class Context:
             return False
         done = facts.completion()
         return any(
-            op.start <= fault.end + self.timing.grace_after(fault.fault)
+            op.start <= self.excused_until(fault)
             and op.end >= fault.start
             and (done is None or done >= fault.start - self.timing.slack)
             for fault in self.redis_faults
@@ -258,7 +263,7 @@ class Context:
             )
             if held_elsewhere:
                 continue
-            until = failover.end + timing.grace_after(failover.fault)
+            until = self.excused_until(failover)
             for restart in self.restarts:
                 if (
                     restart.target == worker
@@ -310,3 +315,28 @@ class Context:
                         destroyed=restart.start,
                     )
         return None
+
+
+def _excused_until(faults: list[FaultEvent], timing: Timing) -> dict[int, float]:
+    """Fault index -> until when its effects are excused: the end of the chain of Redis faults
+    it belongs to (each starting before the one before it was excused), plus that chain's
+    grace, a failover's if the chain holds one. An outage right after a failover delays the
+    workers' noticing the new primary, so the failover's doubt runs from the outage's end."""
+    until: dict[int, float] = {}
+    chain: list[FaultEvent] = []
+    chain_end = -math.inf
+
+    def close() -> None:
+        if chain:
+            grace = max(timing.grace_after(f.fault) for f in chain)
+            last = max(f.end for f in chain)
+            until.update((f.index, last + grace) for f in chain)
+
+    for fault in sorted(faults, key=lambda f: f.start):
+        if chain and fault.start > chain_end:
+            close()
+            chain = []
+        chain.append(fault)
+        chain_end = max(f.end + timing.grace_after(f.fault) for f in chain)
+    close()
+    return until
