@@ -235,6 +235,7 @@ class ScanService:
         self._doubt_primary = config.redis.replica_acks > 0
         self._after_break = False
         self._primary_changed_at = -math.inf
+        self._born = time.time()
 
     def connect(self) -> None:
         """The worker's first contact, as it starts. Against a replicated Redis it learns which
@@ -520,10 +521,13 @@ class ScanService:
         back at once: so for the longer of the two after this worker noticed."""
         if self._doubt_primary:
             self._check_primary()
-        cfg = self.config
-        doubt = max(cfg.cleanup_interval, cfg.heartbeat_interval)
-        changed = time.time() - self._primary_changed_at < doubt
+        changed = time.time() - self._primary_changed_at < self._failover_doubt
         return self._after_break or changed
+
+    @property
+    def _failover_doubt(self) -> float:
+        cfg = self.config
+        return max(cfg.cleanup_interval, cfg.heartbeat_interval)
 
     def _judge_stall(self, entry: ScanEntry) -> ScanEntry | None:
         """A scanning entry that has not moved for the stall timeout belongs to a dead worker.
@@ -543,6 +547,11 @@ class ScanService:
             return entry
         if self._doubting_failover():
             return None
+        if self.config.redis.replica_acks > 0 and now - self._born < self._failover_doubt:
+            # A worker just started cannot tell whether a failover just rolled this entry back
+            # (it met the promoted replica as the primary it always was): it answers what Redis
+            # holds until any holder has had time to write the scan again.
+            return entry
         failed = entry.finished(now, "failed", "worker lost")
         self._probe("orphan-marked-failed")
         return self.save(failed)

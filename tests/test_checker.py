@@ -177,6 +177,21 @@ def test_monotonic_flags_scanning_after_terminal() -> None:
     assert len(violated(b, "monotonic-reads")) == 1
 
 
+def test_after_a_failover_the_progress_a_lagging_replica_held_is_tolerated() -> None:
+    # The replica stopped receiving writes at 20 s; promoted, it holds the scan at 13/14.
+    def failover(lag_from: float | None) -> Builder:
+        b = Builder().start(0.0, 28.0, complete(28.0))
+        if lag_from is not None:
+            b.history.fault("replica-lag", lag_from, 41.0)
+        b.history.fault("redis-failover", 40.0, 43.0, "replica promoted at 41 s")
+        return b.read(42.0, scanning(13))
+
+    assert violated(failover(lag_from=20.0), "monotonic-reads") == []
+    # Without a lag that began before completion, Redis held the result: a stale copy served.
+    assert len(violated(failover(lag_from=None), "monotonic-reads")) == 1
+    assert len(violated(failover(lag_from=30.0), "monotonic-reads")) == 1
+
+
 def test_a_terminal_result_that_changes_is_terminal_is_finals_not_monotonics() -> None:
     b = Builder().start(0.0, 40.0, failed(40.0)).read(41.0, complete(28.0))
     assert violated(b, "monotonic-reads") == []

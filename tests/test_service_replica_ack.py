@@ -9,7 +9,16 @@ import pytest
 from freezegun import freeze_time
 
 from harness.runner import simulate
-from harness.scenario import Latest, Poll, RedisFailover, ReplicaLag, Scenario, Start, load
+from harness.scenario import (
+    Latest,
+    Poll,
+    RedisFailover,
+    ReplicaLag,
+    RestartWorker,
+    Scenario,
+    Start,
+    load,
+)
 from harness.sim.replication import SimRedis
 from reference_impl import (
     PerformanceStore,
@@ -260,3 +269,29 @@ def test_a_scan_written_again_after_a_failover_takes_back_the_latest_pointer() -
     assert result.verdict.passed, result.verdict.violations
     answered = [op for op in result.history.ops if op.op == "latest" and op.reply.scan_id]
     assert answered and answered[-1].label in ("s2", "s3")
+
+
+def test_a_worker_started_after_a_promotion_does_not_judge_a_rolled_back_scan_stalled() -> None:
+    # Found exploring the fixed service: a worker restarted as the replica was promoted met it
+    # as the only primary it knew, read the scan's entry of 30 s before (the replica lagged),
+    # judged it stalled and wrote `failed` over the `partial` the client had been told.
+    scenario = Scenario(
+        name="fresh-worker-after-promotion",
+        description="an idle worker restarts as the replica is promoted",
+        workers=3,
+        duration=166.5,
+        steps=(
+            Start(at=0.0, user="alice", scan="s1"),
+            Poll(scan="s1", start=161.5, until=165.5, fanout=3),
+        ),
+        faults=(
+            ReplicaLag(at=130.0, duration=31.0),
+            RedisFailover(at=160.0, promote_after=1.0, rejoin_after=3.0),
+            RestartWorker(at=161.0, idle=True),
+        ),
+        profile=StrategyProfile(seconds=12.0),
+    )
+    result = simulate(scenario)
+    assert result.verdict.passed, result.verdict.violations
+    terminal = {op.reply.status for op in result.history.ops if op.reply.terminal}
+    assert terminal == {"partial"}

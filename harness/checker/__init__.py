@@ -45,8 +45,9 @@ JUDGEMENTS: tuple[str, ...] = (
     "+ result TTL. A `latest` that names no scan is attributed to the newest of the user's scans "
     "whose window holds the read.",
     "Inside a Redis fault and its grace, `scanning` is tolerated only while Redis may not yet "
-    "hold the terminal result (the scan ended during or just before the fault); a changed "
-    "terminal result is never tolerated, in or out of a fault.",
+    "hold the terminal result (the scan ended during or just before the fault, or for a "
+    "failover after a replica lag it was in began); a changed terminal result is never "
+    "tolerated, in or out of a fault.",
     "A scan counts as begun for `latest-is-newest` once any reply carried its service start "
     "time; scans begun within the clock slack of each other are both acceptable answers.",
     "Lost by fault exempts only the reads that start after the fault that destroyed the last "

@@ -237,9 +237,22 @@ class Context:
         return any(
             op.start <= self.excused_until(fault)
             and op.end >= fault.start
-            and (done is None or done >= fault.start - self.timing.slack)
+            and (done is None or done >= self._holds_since(fault) - self.timing.slack)
             for fault in self.redis_faults
         )
+
+    def _holds_since(self, fault: FaultEvent) -> float:
+        """From when Redis may hold what it holds after `fault`: its start, or for a failover
+        the start of a replica lag open when the primary died (the promoted replica holds
+        only what it had received by then)."""
+        if fault.fault != "redis-failover":
+            return fault.start
+        lags = [
+            f.start
+            for f in self.history.faults
+            if f.fault == "replica-lag" and f.start <= fault.start <= f.end
+        ]
+        return min([fault.start, *lags])
 
     # -- lost by fault --------------------------------------------------------------------
 
