@@ -235,7 +235,6 @@ class ScanService:
         self._doubt_primary = config.redis.replica_acks > 0
         self._after_break = False
         self._primary_changed_at = -math.inf
-        self._born = time.time()
 
     def connect(self) -> None:
         """The worker's first contact, as it starts. Against a replicated Redis it learns which
@@ -499,10 +498,15 @@ class ScanService:
         is answered `unavailable`, not `not_found` (every worker notices within an interval)."""
         try:
             run_id = str(self._redis.info("server")["run_id"])
+            noticed = self._primary_record(run_id)
         except RedisError:
             self._redis_failed()
             return
         self._doubt_primary = self._after_break = False
+        if self._primary is None and noticed is not None:
+            # A worker's first look: another worker noticed this primary not long ago, or it
+            # is a promoted replica nobody had noticed (the record named the one before).
+            self._primary_changed_at = noticed
         if self._primary is not None and run_id != self._primary:
             self._primary_changed_at = time.time()
             self._probe("primary-changed")
@@ -512,6 +516,24 @@ class ScanService:
                 if isinstance(entry, ScanEntry) and (entry.terminal or cache_key in own):
                     self._pending.setdefault(cache_key, entry)
         self._primary = run_id
+
+    def _primary_record(self, run_id: str) -> float | None:
+        """Keep the primary record (`keys.PRIMARY_KEY`: the run id the workers know, and when
+        the first of them noticed it) and return when `run_id` was first noticed, now if it
+        is news, None if it was the primary since the record began. The record travels with
+        the data: a promoted replica holds the one naming the primary before it, so a worker
+        that first meets the promoted one still learns that it is new."""
+        now = time.time()
+        raw = self._redis.get(keys.PRIMARY_KEY)
+        if raw is None:
+            self._redis.set(keys.PRIMARY_KEY, f"{run_id} -inf", nx=True)
+            return None
+        known, _, since = (raw.decode() if isinstance(raw, bytes) else str(raw)).partition(" ")
+        if known != run_id:
+            self._redis.set(keys.PRIMARY_KEY, f"{run_id} {now!r}")
+            return now
+        noticed = float(since) if since not in ("", "-inf") else -math.inf
+        return min(noticed, now) if math.isfinite(noticed) else None
 
     def _doubting_failover(self) -> bool:
         """Whether what Redis holds may be older than what the workers wrote: a missing key, or
@@ -547,11 +569,6 @@ class ScanService:
             return entry
         if self._doubting_failover():
             return None
-        if self.config.redis.replica_acks > 0 and now - self._born < self._failover_doubt:
-            # A worker just started cannot tell whether a failover just rolled this entry back
-            # (it met the promoted replica as the primary it always was): it answers what Redis
-            # holds until any holder has had time to write the scan again.
-            return entry
         failed = entry.finished(now, "failed", "worker lost")
         self._probe("orphan-marked-failed")
         return self.save(failed)

@@ -295,3 +295,28 @@ def test_a_worker_started_after_a_promotion_does_not_judge_a_rolled_back_scan_st
     assert result.verdict.passed, result.verdict.violations
     terminal = {op.reply.status for op in result.history.ops if op.reply.terminal}
     assert terminal == {"partial"}
+
+
+def test_a_worker_started_after_a_promotion_learns_from_the_primary_record() -> None:
+    # Found exploring the fixed service: an idle worker restarted just after the promotion
+    # met the promoted replica first, doubted nothing, and answered 404 for a scan whose
+    # registration the promotion lost. The primary record in Redis named the primary before.
+    scenario = Scenario(
+        name="fresh-worker-missing-key",
+        description="an idle worker restarts just after the promotion",
+        workers=3,
+        duration=7.5,
+        steps=(
+            Start(at=1.0, user="alice", scan="s1"),
+            Latest(user="alice", start=1.0, until=1.0),
+            Poll(scan="s1", start=2.5, until=6.5, fanout=3),
+        ),
+        faults=(
+            ReplicaLag(at=0.0, duration=2.0),
+            RedisFailover(at=1.0, promote_after=1.0, rejoin_after=3.0),
+            RestartWorker(at=2.0, idle=True),
+        ),
+    )
+    result = simulate(scenario)
+    assert result.verdict.passed, result.verdict.violations
+    assert "not_found" not in {op.reply.status for op in result.history.ops}

@@ -103,6 +103,8 @@ class SimCluster:
         self._frozen = self._freezer.start()
         self.scheduler = Scheduler(self._frozen)
         for worker in self.workers:
+            # First contact in virtual time: what it records carries the cluster's clock.
+            worker.service.connect()
             self._schedule_cleanup(worker, first=True)
         return self
 
@@ -234,7 +236,6 @@ class SimCluster:
             new_id=lambda: f"{self.rng.getrandbits(128):032x}",
             probe=(lambda event: probe(f"w{index}", event)) if probe else (lambda _: None),
         )
-        service.connect()
         return service
 
     def _schedule_cleanup(self, worker: SimWorker, *, first: bool = False) -> None:
@@ -280,6 +281,7 @@ class SimCluster:
         worker.generation += 1
         worker.active = None
         worker.service = self._new_service(worker.index)
+        worker.service.connect()
         self.history.fault(fault, now, now, worker.name)  # type: ignore[arg-type]
         if active is not None:
             active.steps.close()
