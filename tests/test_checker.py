@@ -124,6 +124,12 @@ def test_a_scan_the_promotion_lacked_whose_worker_restarted_is_lost_by_fault() -
     # A promotion that lacked another scan's keys excuses nothing.
     other = failover_losing("0" * 32).restart(41.0, "w0").read(70.0, NOT_FOUND)
     assert len(violated(other, "reachable-until-expiry")) == 1
+    # A replica lagging since before completion lacked the result too, named or not.
+    lagged = Builder().start(0.0, 28.0, complete(28.0), worker="w0")
+    lagged.history.fault("replica-lag", 20.0, 45.0)
+    lagged.history.fault("redis-failover", 40.0, 50.0, "replica promoted at 45 s")
+    lagged.restart(41.0, "w0").read(70.0, failed(60.0))
+    assert Checker().check(lagged.history).passed
     # Nor when another worker had served the result just before: it held a copy to write.
     held = failover_losing(SCAN).read(35.0, complete(28.0), worker="w2").restart(41.0, "w0")
     held.read(70.0, NOT_FOUND)

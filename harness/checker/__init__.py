@@ -29,7 +29,8 @@ JUDGEMENTS: tuple[str, ...] = (
     "stall timeout + heartbeat interval + cleanup interval, plus any Redis fault time.",
     "A result whose every copy the injected faults destroyed (completed while Redis was down, "
     "its worker restarted before the write was repaired; or lacked by the replica a failover "
-    "promoted, its worker restarted from a stall timeout before the primary died until the "
+    "promoted (its record names the scan, or the replica lagged since before the scan began or "
+    "completed), its worker restarted from a stall timeout before the primary died until the "
     "failover's grace ended, and no other worker serving it within a memory TTL before) is "
     "listed as lost by fault, not counted as a violation.",
     "During a Redis fault and its recovery grace (cleanup interval + clock slack), `unavailable` "

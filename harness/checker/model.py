@@ -241,6 +241,20 @@ class Context:
             for fault in self.redis_faults
         )
 
+    def _lacked(self, facts: ScanFacts, failover: FaultEvent) -> bool:
+        """Did the replica promoted in `failover` lack what clients were last told of the scan?
+        Its record names keys holding the scan id, or the replica lagged since before the scan
+        began or completed (then it holds the scan older, or not at all)."""
+        if failover.target is not None and facts.scan_id in failover.target:
+            return True
+        since = self._holds_since(failover)
+        if since >= failover.start:
+            return False  # no lag: the replica held everything the primary had
+        last = facts.completion()
+        if last is None:
+            last = facts.began()
+        return last is not None and since - self.timing.slack <= last
+
     def _holds_since(self, fault: FaultEvent) -> float:
         """From when Redis may hold what it holds after `fault`: its start, or for a failover
         the start of a replica lag open when the primary died (the promoted replica holds
@@ -257,17 +271,15 @@ class Context:
     # -- lost by fault --------------------------------------------------------------------
 
     def _lost_in_failover(self, facts: ScanFacts) -> LostByFault | None:
-        """The replica promoted in a failover lacked the scan (its record names keys holding the
-        scan id), and the scan's worker, the one that would write it again, was restarted
-        between a stall timeout before the primary died (no other worker has marked the scan
-        failed by then) and the end of the failover's grace, while no other worker had served
-        its result within a memory TTL before the death (a copy it would write back)."""
+        """The replica promoted in a failover lacked the scan (`_lacked`), and the scan's
+        worker, the one that would write it again, was restarted between a stall timeout
+        before the primary died (no other worker has marked the scan failed by then) and the
+        end of the failover's grace, while no other worker had served its result within a
+        memory TTL before the death (a copy it would write back)."""
         worker = facts.worker
         timing = self.timing
         for failover in self.redis_faults:
-            if failover.fault != "redis-failover" or failover.target is None:
-                continue
-            if facts.scan_id not in failover.target:
+            if failover.fault != "redis-failover" or not self._lacked(facts, failover):
                 continue
             since = failover.start - timing.memory_ttl
             held_elsewhere = any(
