@@ -130,6 +130,10 @@ def test_a_scan_the_promotion_lacked_whose_worker_restarted_is_lost_by_fault() -
     lagged.history.fault("redis-failover", 40.0, 50.0, "replica promoted at 45 s")
     lagged.restart(41.0, "w0").read(70.0, failed(60.0))
     assert Checker().check(lagged.history).passed
+    # A `latest` served by another worker just before leaves no copy to count on.
+    by_latest = failover_losing(SCAN).read(35.0, complete(28.0), worker="w2", op="latest")
+    by_latest.restart(41.0, "w0").read(70.0, NOT_FOUND)
+    assert Checker().check(by_latest.history).passed
     # Nor when another worker had served the result just before: it held a copy to write.
     held = failover_losing(SCAN).read(35.0, complete(28.0), worker="w2").restart(41.0, "w0")
     held.read(70.0, NOT_FOUND)

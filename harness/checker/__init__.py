@@ -31,7 +31,7 @@ JUDGEMENTS: tuple[str, ...] = (
     "its worker restarted before the write was repaired; or lacked by the replica a failover "
     "promoted (its record names the scan, or the replica lagged since before the scan began or "
     "completed), its worker restarted from a stall timeout before the primary died until the "
-    "failover's grace ended, and no other worker serving it within a memory TTL before) is "
+    "failover's grace ended, and no other worker serving it by id within a memory TTL before) is "
     "listed as lost by fault, not counted as a violation.",
     "During a Redis fault and its recovery grace (cleanup interval + clock slack), `unavailable` "
     "and the last progress Redis held are tolerated; `not_found` never is. After a failover the "

@@ -274,16 +274,20 @@ class Context:
         """The replica promoted in a failover lacked the scan (`_lacked`), and the scan's
         worker, the one that would write it again, was restarted between a stall timeout
         before the primary died (no other worker has marked the scan failed by then) and the
-        end of the failover's grace, while no other worker had served its result within a
-        memory TTL before the death (a copy it would write back)."""
+        end of the failover's grace, while no other worker had served its result by id within
+        a memory TTL before the death (a copy it would write back)."""
         worker = facts.worker
         timing = self.timing
         for failover in self.redis_faults:
             if failover.fault != "redis-failover" or not self._lacked(facts, failover):
                 continue
             since = failover.start - timing.memory_ttl
+            # A read by id keeps a copy in the worker's memory (a `latest` need not).
             held_elsewhere = any(
-                op.worker != worker and op.reply.terminal and since <= op.end <= failover.start
+                op.op == "status"
+                and op.worker != worker
+                and op.reply.terminal
+                and since <= op.end <= failover.start
                 for op in facts.ops
             )
             if held_elsewhere:
