@@ -55,6 +55,9 @@ HEALS: tuple[str, ...] = ("quiet", "retry", "restart")
 #: the retries after a heal: this long after Redis is back, `HEAL_ROUNDS` rounds a second apart
 HEAL_DELAY = 0.5
 HEAL_ROUNDS = 5
+#: seconds between the retries after a failover's promotion: five of them outlast the workers'
+#: doubt about what the promotion lost (twice the heartbeat interval, by default)
+FAILOVER_RETRY_EVERY = 4.0
 #: seconds a strategy takes; the last one outruns the scan budget over 14 strategies
 STRATEGY_SECONDS: tuple[float, ...] = (2.0, 0.5, 12.0)
 #: scenario time after the last action, so that what it set going is observed
@@ -326,12 +329,15 @@ def _heal(action: Outage | Failover, now: float, begun: list[str]) -> list[Place
     if action.heal == "restart":
         healed.append(Placed(end, action, RestartWorker(at=end, idle=True), healing=True))
     start = end + HEAL_DELAY
+    # After a promotion the workers answer 503 while they doubt what it lost; clients retry
+    # for longer than that, so the retries see what the failover left.
+    every = 1.0 if isinstance(action, Outage) else FAILOVER_RETRY_EVERY
     for label in begun:
         poll = Poll(
             scan=label,
             start=start,
-            until=start + (HEAL_ROUNDS - 1),
-            every=1.0,
+            until=start + (HEAL_ROUNDS - 1) * every,
+            every=every,
             fanout=WORKERS,
         )
         healed.append(Placed(start, action, poll, healing=True))
