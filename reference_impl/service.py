@@ -691,6 +691,11 @@ class ScanService:
             # A repaired write keeps the result's original expiry.
             ttl = entry.finished_at + cfg.result_ttl - now
             if ttl <= 0:
+                # Past its expiry nothing of the scan may be read, yet Redis can hold an older
+                # copy that lives longer (a running entry a failover rolled back to, its TTL
+                # reaching the worker timeout): it goes, or a reader would raise it as failed.
+                self._redis.delete(keys.result_key(entry.cache_key), keys.lookup_key(entry.scan_id))
+                self._redis_answered()
                 return entry
         px = max(1, int(ttl * 1000))
         result_key = keys.result_key(entry.cache_key)

@@ -13,6 +13,7 @@ from harness.scenario import (
     Latest,
     Poll,
     RedisFailover,
+    RedisOutage,
     ReplicaLag,
     RestartWorker,
     Scenario,
@@ -320,3 +321,30 @@ def test_a_worker_started_after_a_promotion_learns_from_the_primary_record() -> 
     result = simulate(scenario)
     assert result.verdict.passed, result.verdict.violations
     assert "not_found" not in {op.reply.status for op in result.history.ops}
+
+
+def test_a_result_past_its_expiry_leaves_no_older_copy_behind() -> None:
+    # Found exploring the fixed service for 600 s: the scan completed in a 200 s outage, its
+    # repaired write went to a lagging primary only, and the promotion rolled Redis back to
+    # the running entry of before the outage, whose TTL reaches the worker timeout. Past the
+    # result's expiry the holder skipped its write, and a reader judged the old entry stalled:
+    # `failed` for a scan whose result had expired. The skipped write now deletes the copy.
+    scenario = Scenario(
+        name="expired-behind-a-rollback",
+        description="a promotion rolls back to a running entry that outlives the result",
+        workers=3,
+        duration=348.5,
+        steps=(
+            Start(at=0.0, user="alice", scan="s1"),
+            Poll(scan="s1", start=331.5, until=347.5, every=4.0, fanout=3),
+        ),
+        faults=(
+            RedisOutage(at=13.0, duration=200.0),
+            ReplicaLag(at=210.0, duration=121.0),
+            RedisFailover(at=330.0, promote_after=1.0, rejoin_after=3.0),
+        ),
+    )
+    result = simulate(scenario)
+    assert result.verdict.passed, result.verdict.violations
+    late = [op for op in result.history.ops if op.op == "status" and op.start > 341.0]
+    assert late and {op.reply.status for op in late} <= {"not_found", "unavailable"}
