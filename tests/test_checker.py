@@ -166,6 +166,18 @@ def test_expires_flags_a_result_served_long_after_its_ttl() -> None:
     assert "should be gone by 340.0 s" in message
 
 
+def test_a_result_recorded_anew_after_a_loss_by_fault_expires_from_its_own_end() -> None:
+    # The outage lost the completed result with its worker; a reader later judged the stalled
+    # copy failed at 100 s: that result lives its own TTL, not the lost one's.
+    def lost_then(read_at: float) -> Builder:
+        b = Builder().outage(20.0, 60.0).start(0.0, 28.0, complete(28.0)).restart(30.0, "w0")
+        return b.read(read_at, failed(100.0))
+
+    margin = TIMING.result_ttl + TIMING.memory_ttl + TIMING.cleanup_interval + TIMING.slack
+    assert violated(lost_then(28.0 + margin + 5.0), "expires-after-ttl") == []
+    assert len(violated(lost_then(100.0 + margin + 5.0), "expires-after-ttl")) == 1
+
+
 def test_expires_tolerates_memory_ttl_after_the_result_ttl() -> None:
     b = Builder().start(0.0, 28.0, complete(28.0)).read(335.0, complete(28.0))
     b.read(341.0, NOT_FOUND)

@@ -32,7 +32,8 @@ JUDGEMENTS: tuple[str, ...] = (
     "promoted (its record names the scan, or the replica lagged since before the scan began or "
     "completed), its worker restarted from a stall timeout before the primary died until the "
     "failover's grace ended, and no other worker serving it by id within a memory TTL before) is "
-    "listed as lost by fault, not counted as a violation.",
+    "listed as lost by fault, not counted as a violation; a result the service records anew "
+    "after the loss (a stalled copy judged failed) expires from its own end.",
     "During a Redis fault and its recovery grace (cleanup interval + clock slack), `unavailable` "
     "and the last progress Redis held are tolerated; `not_found` never is. After a failover the "
     "grace is longer by twice the longer of the cleanup and heartbeat intervals: every worker "

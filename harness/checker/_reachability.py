@@ -192,18 +192,27 @@ def terminates(ctx: Context) -> list[Violation]:
 def expires_after_ttl(ctx: Context) -> list[Violation]:
     t = ctx.timing
     found: list[Violation] = []
+    margin = t.result_ttl + t.memory_ttl + t.cleanup_interval + t.slack
+
+    def gone_by(facts: ScanFacts, done: float, op: Operation) -> float:
+        # A result lost by fault may be followed by one the service recorded anew (a stalled
+        # copy judged failed): what a read after the loss shows expires from its own end.
+        ended = op.reply.finished_at
+        if ended is not None and ended > done and ctx.exempt_as_lost(facts, op):
+            return ended + margin
+        return done + margin
+
     for facts, done in ctx.having(ScanFacts.completion):
-        gone_by = done + t.result_ttl + t.memory_ttl + t.cleanup_interval + t.slack
         witnesses = [
             op
             for op in facts.ops
-            if op.op in READS and op.start > gone_by and op.reply.status in SHOWN
+            if op.op in READS and op.start > gone_by(facts, done, op) and op.reply.status in SHOWN
         ]
         if witnesses:
             w = ordered(witnesses)
             message = (
                 f"{name(facts)} completed at {done:.1f} s and should be gone by "
-                f"{gone_by:.1f} s, but {describe(w[0])}"
+                f"{gone_by(facts, done, w[0]):.1f} s, but {describe(w[0])}"
             )
             found.append(violation("expires-after-ttl", facts.scan_id, w, message, done))
     return found
