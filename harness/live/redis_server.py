@@ -91,21 +91,27 @@ class RedisServer:
     def _command(self, port: int) -> list[str]:
         return [
             self.binary,
+            *self._process_args(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            *self.extra_args,
+        ]
+
+    def _process_args(self, port: int) -> list[str]:
+        """Where the server listens, works and logs: on loopback, in its own directory."""
+        return [
             "--port",
             str(port),
             "--bind",
             "127.0.0.1",
             "--dir",
             str(self.directory),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
             "--daemonize",
             "no",
             "--logfile",
             str(self.log),
-            *self.extra_args,
         ]
 
     def _executor_for(self, port: int) -> GuardedTCPExecutor:

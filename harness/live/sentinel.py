@@ -100,21 +100,7 @@ class SentinelServer(RedisServer):
             f"sentinel parallel-syncs {SERVICE_NAME} 1\n",
             encoding="utf-8",
         )
-        return [
-            self.binary,
-            str(self.config_file),
-            "--sentinel",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            str(self.directory),
-            "--daemonize",
-            "no",
-            "--logfile",
-            str(self.log),
-        ]
+        return [self.binary, str(self.config_file), "--sentinel", *self._process_args(port)]
 
     def master(self) -> dict[str, object]:
         """What this Sentinel says of the primary (`SENTINEL MASTER`)."""
