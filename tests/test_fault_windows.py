@@ -71,7 +71,7 @@ def _nemesis_history(cluster: LiveCluster, folder: Path) -> History:
     )
     recorder.close()
     info = RunInfo("nemesis", mode="load", workers=2, timing=timing)
-    return merge(read_folder(folder), info, cluster.from_wall)
+    return merge(read_folder(folder), info, cluster.clock.from_wall)
 
 
 @pytest.mark.live

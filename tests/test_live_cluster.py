@@ -65,10 +65,12 @@ def test_time_and_config_are_scaled(live_cluster: LiveCluster) -> None:
     assert cfg.result_ttl == pytest.approx(300 * live_cluster.scale)
     assert cfg.redis.socket_timeout >= 0.25
     now = time.time()
-    assert live_cluster.from_wall(now) == pytest.approx(
-        live_cluster.from_monotonic(time.monotonic()), abs=0.5
+    assert live_cluster.clock.from_wall(now) == pytest.approx(
+        live_cluster.clock.from_monotonic(time.monotonic()), abs=0.5
     )
-    assert live_cluster.from_monotonic(live_cluster.monotonic_at(12.0)) == pytest.approx(12.0)
+    assert live_cluster.clock.from_monotonic(
+        live_cluster.clock.monotonic_at(12.0)
+    ) == pytest.approx(12.0)
     assert live_config(ServiceConfig(), 0.1).worker_timeout == pytest.approx(18.0)
 
 

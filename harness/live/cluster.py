@@ -6,32 +6,26 @@
 
 Interface (kept stable for the load test and the pytest plugin):
 
-- `LiveCluster(*, workers, config, scale, profile, missing_columns, redis_server, workdir)`:
-  `config` is in scenario seconds; every duration of the service (and the strategy profile) is
-  multiplied by `scale` before the workers see it. `redis_server` is the binary (default: the
-  one on PATH; `RedisServerMissing` when there is none). `workdir` holds the Redis directory, the
-  SQLite performance database (seeded here, `missing_columns` dropped), the worker settings file,
-  the per-worker state files and the logs (a temporary directory, removed on exit, by default).
-- A context manager: `__enter__` starts Redis, seeds the database and starts Gunicorn, waiting on
-  conditions with deadlines (mirakuru's TCP and HTTP executors, then the worker count);
-  `__exit__` stops everything it started, also when the block raised or was interrupted.
-- `.base_url`, `.port`, `.redis_port`, `.redis_pid`, `.scale`, `.master_pid`, `.worker_pids()`
-  (live workers, oldest first), `.wait_for_workers()` (until the master runs its full count and
-  each has built its service: after a kill, the respawn), `.worker_config` (the scaled config the
-  workers run), `.redis_client()` (a client for the harness itself), `.redis` (`RedisServer`).
-- Faults, at once: `.kill_worker(pid)` (SIGKILL; the master respawns it, its memory is gone),
-  `.pause_redis()`/`.resume_redis()` (SIGSTOP/SIGCONT), `.stop_redis()`/`.start_redis()`
-  (SHUTDOWN SAVE, then the same binary on the same port, data reloaded from its snapshot),
-  `.wait_for_redis()` (until it answers), `.alter_drop_column(name)` (on the database file,
-  under the running workers).
-- The `Cluster` protocol (`harness.cluster`): `start_scan`, `poll`, `latest`,
-  `restart_worker`, `redis_outage`, `drop_column` schedule at scenario times, `run_until`
-  carries them out (`harness.live.schedule`), `.history` holds what happened.
-- `.running_scans()`: worker pid -> the scan it is running; `.scan_record(scan_id)`: the pid
-  that ran a scan, also after that worker died (both from the workers' state files).
-- Time: `.from_wall(t)` and `.from_monotonic(t)` turn a `time.time()` or a `time.monotonic()`
-  reading into scenario seconds since the cluster became ready; `.monotonic_at(scenario_t)` is
-  the `time.monotonic()` reading at which a scenario time falls.
+- `LiveCluster(*, workers, config, scale, profile, missing_columns, redis_server, workdir,
+  replicated)`: `config` is in scenario seconds, every duration (and the strategy profile)
+  multiplied by `scale` before the workers see it. `workdir` (a temporary directory by default,
+  removed on exit) holds Redis's directory, the SQLite performance database (`missing_columns`
+  dropped), the worker settings, the per-worker state files and the logs.
+- A context manager: `__enter__` starts Redis (`RedisServer`, or with `replicated` a primary, a
+  replica and three Sentinels), seeds the database and starts Gunicorn (`GunicornServer`),
+  waiting on conditions with deadlines; `__exit__` stops all of it, also after an error.
+- `.base_url`, `.port`, `.redis_port`, `.redis_pid`, `.master_pid`, `.worker_pids()` (oldest
+  first), `.wait_for_workers()` (the full count, each with its service built), `.worker_config`,
+  `.redis_client()` (for the harness itself), `.running_scans()` and `.scan_record(scan_id)`
+  (from the workers' state files, also after a worker died).
+- Faults, at once: `.kill_worker(pid)` (SIGKILL; the master respawns it), `.pause_redis()` /
+  `.resume_redis()` (SIGSTOP/SIGCONT), `.stop_redis()` / `.start_redis()` (SHUTDOWN SAVE, then
+  the same binary on the same port), `.wait_for_redis()`, `.alter_drop_column(name)`,
+  `.replication()` (the primary, the replica and the Sentinels, for failover and lag).
+- The `Cluster` protocol (`harness.cluster`): steps and faults scheduled at scenario times,
+  carried out by `run_until` (`harness.live.schedule`); `.history` holds what happened.
+- Time: `.clock` (`ScenarioClock`) turns a `time.time()` or `time.monotonic()` reading into
+  scenario seconds since the cluster became ready, and back.
 
 Redis client timeouts are scaled too, but never below a floor (`harness.live.timing`).
 """
@@ -42,8 +36,6 @@ import math
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -51,13 +43,12 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-import psutil
 import redis
 
 from harness.history import History, RunInfo, Timing
 from harness.live.faults import OutageKind
+from harness.live.gunicorn import GunicornServer
 from harness.live.leftovers import forget_folder, record_folder
-from harness.live.processes import GuardedHTTPExecutor, snapshot, wait_gone
 from harness.live.redis_server import (
     LiveClusterError,
     RedisServer,
@@ -67,7 +58,7 @@ from harness.live.redis_server import (
 from harness.live.schedule import LiveSchedule
 from harness.live.sentinel import ReplicatedRedis
 from harness.live.state import read_state_files
-from harness.live.timing import live_config
+from harness.live.timing import ScenarioClock, live_config
 from reference_impl import (
     ServiceConfig,
     StrategyProfile,
@@ -134,9 +125,9 @@ class LiveCluster:
         self._workdir_arg = Path(workdir) if workdir is not None else None
         self.workdir = Path()
         self.port = 0
-        self._gunicorn: GuardedHTTPExecutor | None = None
-        self._t0_wall = 0.0
-        self._t0_mono = 0.0
+        self._gunicorn: GunicornServer | None = None
+        #: scenario time, from the moment the cluster became ready
+        self.clock = ScenarioClock(scale)
         self._closing = threading.Event()
         info = info or RunInfo("adhoc", mode="live", workers=workers, timing=Timing.of(config))
         self.schedule = LiveSchedule(self, History(info), outage, cancel)
@@ -206,40 +197,17 @@ class LiveCluster:
         )
         settings_path = self.workdir / "web-settings.json"
         settings_path.write_text(settings.to_json(), encoding="utf-8")
-        timeout = max(1, math.ceil(cfg.worker_timeout))
-        command = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-c",
-            "python:reference_impl.gunicorn_conf",
-            "--workers",
-            str(self.workers),
-            "--timeout",
-            str(timeout),
-            "--bind",
-            # Port 0: Gunicorn binds a free port itself and the executor reads it back.
-            "127.0.0.1:0",
-            "--error-logfile",
-            str(self.workdir / "gunicorn.log"),
-            "reference_impl.web:app",
-        ]
-        self._gunicorn = GuardedHTTPExecutor(
-            command,
-            what="gunicorn master",
-            url="http://127.0.0.1:0/health",
-            method="GET",
-            timeout=START_TIMEOUT,
-            sleep=0.02,
-            envvars={SETTINGS_ENV: str(settings_path)},
-            stop_signal=signal.SIGINT,
-            stdout=subprocess.DEVNULL,
+        self._gunicorn = GunicornServer(
+            app="reference_impl.web:app",
+            workers=self.workers,
+            timeout=max(1, math.ceil(cfg.worker_timeout)),
+            log=self.workdir / "gunicorn.log",
+            env={SETTINGS_ENV: str(settings_path)},
         )
         self._gunicorn.start()
         self.port = self._gunicorn.port
         self.wait_for_workers()
-        self._t0_wall = time.time()
-        self._t0_mono = time.monotonic()
+        self.clock.start()
 
     def _wait_for(self, condition: Any, what: str, timeout: float = START_TIMEOUT) -> None:
         deadline = time.monotonic() + timeout
@@ -256,13 +224,8 @@ class LiveCluster:
         self._closing.set()
         # Gunicorn first (its workers hold Redis connections), then Redis, each for sure.
         if self._gunicorn is not None:
-            workers = snapshot(self.worker_pids()) if self._gunicorn.process else []
-            try:
-                self._gunicorn.stop()
-            except Exception:
-                self._gunicorn.kill()
+            self._gunicorn.stop()
             self._gunicorn = None
-            wait_gone(workers, START_TIMEOUT / 6)
         if self.redis_pair is not None:
             self.redis_pair.close()
             self.redis_pair = None
@@ -277,9 +240,9 @@ class LiveCluster:
 
     @property
     def master_pid(self) -> int:
-        if self._gunicorn is None or self._gunicorn.process is None:
+        if self._gunicorn is None:
             raise LiveClusterError("the Gunicorn master is not running")
-        return self._gunicorn.process.pid
+        return self._gunicorn.master_pid
 
     @property
     def redis_port(self) -> int:
@@ -313,18 +276,9 @@ class LiveCluster:
 
     def worker_pids(self) -> list[int]:
         """The pids of the live Gunicorn workers, oldest first."""
-        try:
-            children = psutil.Process(self.master_pid).children()
-        except psutil.NoSuchProcess:
-            return []
-        alive = []
-        for child in children:
-            try:
-                if child.status() != psutil.STATUS_ZOMBIE:
-                    alive.append((child.create_time(), child.pid))
-            except psutil.NoSuchProcess:
-                continue
-        return [pid for _, pid in sorted(alive)]
+        if self._gunicorn is None:
+            raise LiveClusterError("the Gunicorn master is not running")
+        return self._gunicorn.worker_pids()
 
     def wait_for_workers(self, timeout: float = START_TIMEOUT, gone: Collection[int] = ()) -> None:
         """Wait until the master runs its full count of workers (after a kill, the respawn),
@@ -440,17 +394,3 @@ class LiveCluster:
 
     def run_until(self, end: float) -> None:
         self.schedule.run_until(end)
-
-    # -- time ---------------------------------------------------------------------------
-
-    def from_wall(self, t: float) -> float:
-        """Scenario seconds for a `time.time()` reading."""
-        return (t - self._t0_wall) / self.scale
-
-    def from_monotonic(self, t: float) -> float:
-        """Scenario seconds for a `time.monotonic()` reading."""
-        return (t - self._t0_mono) / self.scale
-
-    def monotonic_at(self, scenario_t: float) -> float:
-        """The `time.monotonic()` reading at which scenario time `scenario_t` falls."""
-        return self._t0_mono + scenario_t * self.scale

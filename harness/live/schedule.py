@@ -138,21 +138,21 @@ class LiveSchedule:
         self.history.info = replace(self.history.info, duration=end)
 
     def _sleep_until(self, at: float) -> None:
-        delay = self.cluster.monotonic_at(at) - time.monotonic()
+        delay = self.cluster.clock.monotonic_at(at) - time.monotonic()
         if delay > 0:
             self.stopping.wait(delay)
         if self.stopping.is_set():
             raise RunCancelled(f"{self.history.info.scenario}: cancelled")
 
     def _now(self) -> float:
-        return self.cluster.from_wall(time.time())
+        return self.cluster.clock.from_wall(time.time())
 
     # -- client operations --------------------------------------------------------------
 
     def _record(
         self, op: OpKind, user: str, ex: Exchange, worker: int | None, label: str | None
     ) -> None:
-        from_wall = self.cluster.from_wall
+        from_wall = self.cluster.clock.from_wall
         reply = retime_reply(ex.reply, from_wall)
         with self.lock:
             if label is None and reply.scan_id is not None:
@@ -199,7 +199,7 @@ class LiveSchedule:
         if reply.status == "lost" and worker in self.killed:
             reply = replace(reply, reason="worker restarted")
         timing = self.history.info.timing
-        from_wall = self.cluster.from_wall
+        from_wall = self.cluster.clock.from_wall
         if (
             reply.status in ("lost", "error")
             and worker is not None

@@ -5,7 +5,8 @@ Kept free of process and HTTP code so that a Locust process can import it.
 
 from __future__ import annotations
 
-from dataclasses import replace
+import time
+from dataclasses import dataclass, replace
 
 from reference_impl.config import RedisSettings, ServiceConfig
 
@@ -14,6 +15,7 @@ __all__ = [
     "MIN_ACK_TIMEOUT",
     "MIN_REDIS_TIMEOUT",
     "WALL_SLACK",
+    "ScenarioClock",
     "default_slack",
     "live_config",
 ]
@@ -49,3 +51,30 @@ def live_config(config: ServiceConfig, scale: float) -> ServiceConfig:
             replica_ack_timeout=max(MIN_ACK_TIMEOUT, r.replica_ack_timeout * scale),
         ),
     )
+
+
+@dataclass
+class ScenarioClock:
+    """Scenario seconds since `start()`, from a `time.time()` or a `time.monotonic()` reading.
+
+    >>> clock = ScenarioClock(scale=0.05, wall0=100.0, mono0=7.0)
+    >>> clock.from_wall(101.0), clock.from_monotonic(8.0), clock.monotonic_at(20.0)
+    (20.0, 20.0, 8.0)
+    """
+
+    scale: float
+    wall0: float = 0.0
+    mono0: float = 0.0
+
+    def start(self) -> None:
+        self.wall0, self.mono0 = time.time(), time.monotonic()
+
+    def from_wall(self, t: float) -> float:
+        return (t - self.wall0) / self.scale
+
+    def from_monotonic(self, t: float) -> float:
+        return (t - self.mono0) / self.scale
+
+    def monotonic_at(self, scenario_t: float) -> float:
+        """The `time.monotonic()` reading at which scenario time `scenario_t` falls."""
+        return self.mono0 + scenario_t * self.scale

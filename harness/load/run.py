@@ -315,8 +315,8 @@ def run_load(
                 f"requests: no verdict (see {out / 'locust.log'})"
             )
         end = max((o.end for o in run.ops), default=time.time())
-        info = _info(options, config, duration=cluster.from_wall(end))
-        history = with_measured_slack(merge(run, info, cluster.from_wall), options.scale)
+        info = _info(options, config, duration=cluster.clock.from_wall(end))
+        history = with_measured_slack(merge(run, info, cluster.clock.from_wall), options.scale)
     verdict = Checker().check(history)
     return LoadResult(history, verdict, nemesis.stats, locust_exit, out, planned)
 

@@ -22,13 +22,12 @@ from freezegun import freeze_time
 from harness.history import History, OpKind, RunInfo, Timing, retime_reply
 from harness.sim.replication import SimRedis
 from harness.sim.scheduler import Scheduler
-from harness.sim.worker import ActiveScan, SimWorker, schedule_call
+from harness.sim.worker import ActiveScan, SimWorker, advance
 from reference_impl import (
     PerformanceStore,
     Reply,
     ScanService,
     ServiceConfig,
-    StrategyCall,
     StrategyOutcome,
     StrategyProfile,
     drop_column,
@@ -347,38 +346,10 @@ class SimCluster:
         self._step(worker, active, None)
 
     def _step(self, worker: SimWorker, active: ActiveScan, outcome: StrategyOutcome | None) -> None:
-        try:
-            call: StrategyCall = (
-                next(active.steps) if outcome is None else active.steps.send(outcome)
-            )
-        except StopIteration as stop:
-            self._finish(worker, active, stop.value)
-            return
-        except Exception as error:
-            reply = Reply(
-                "error", scan_id=active.run.scan_id, reason=f"{type(error).__name__}: {error}"
-            )
+        def finish(reply: Reply) -> None:
             self._finish(worker, active, reply)
-            return
-        active.token += 1
-        token = active.token
-        generation = worker.generation
 
-        def current() -> bool:
-            return (
-                worker.generation == generation
-                and worker.active is active
-                and (active.token == token)
-            )
-
-        schedule_call(
-            self.scheduler,
-            self.rng,
-            self.jitter,
-            call,
-            current,
-            lambda outcome: self._step(worker, active, outcome),
-        )
+        advance(self.scheduler, self.rng, self.jitter, worker, active, outcome, finish)
 
     def _finish(self, worker: SimWorker, active: ActiveScan, reply: Reply) -> None:
         worker.active = None

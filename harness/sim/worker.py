@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.sim.scheduler import Scheduler
-from reference_impl import ScanRun, ScanService, StrategyCall, StrategyOutcome
+from reference_impl import Reply, ScanRun, ScanService, StrategyCall, StrategyOutcome
 
-__all__ = ["ActiveScan", "SimWorker", "schedule_call"]
+__all__ = ["ActiveScan", "SimWorker", "advance", "schedule_call"]
 
 
 @dataclass
@@ -81,3 +81,38 @@ def schedule_call(
         if k * call.beat_interval < wait:
             scheduler.after(k * call.beat_interval, beat)
     scheduler.after(wait, done)
+
+
+def advance(
+    scheduler: Scheduler,
+    rng: random.Random,
+    jitter: float,
+    worker: SimWorker,
+    active: ActiveScan,
+    outcome: StrategyOutcome | None,
+    finish: Callable[[Reply], None],
+) -> None:
+    """Run `active`'s scan on `worker` (given the last strategy's `outcome`) up to its next
+    strategy call and schedule that; `finish` gets the scan's reply when it ends, or a 500 when
+    the service raised."""
+    try:
+        call: StrategyCall = next(active.steps) if outcome is None else active.steps.send(outcome)
+    except StopIteration as stop:
+        finish(stop.value)
+        return
+    except Exception as error:
+        finish(
+            Reply("error", scan_id=active.run.scan_id, reason=f"{type(error).__name__}: {error}")
+        )
+        return
+    active.token += 1
+    token = active.token
+    generation = worker.generation
+
+    def current() -> bool:
+        return worker.generation == generation and worker.active is active and active.token == token
+
+    def resume(outcome: StrategyOutcome) -> None:
+        advance(scheduler, rng, jitter, worker, active, outcome, finish)
+
+    schedule_call(scheduler, rng, jitter, call, current, resume)

@@ -1,0 +1,124 @@
+"""`GunicornServer`: a real Gunicorn master with N sync workers on 127.0.0.1, started and stopped.
+
+>>> server = GunicornServer(app="reference_impl.web:app", workers=3, timeout=2,
+...                         log=Path("gunicorn.log"), env={})  # doctest: +SKIP
+>>> server.start(); server.port, server.worker_pids()  # doctest: +SKIP
+(40123, [4711, 4712, 4713])
+
+The master binds a free port of its own choosing (port 0) and the executor reads it back; the
+start waits until `/health` answers. `stop()` sends SIGINT (Gunicorn's quick shutdown), kills
+the master if that fails, and waits until every worker it had is gone: a worker outliving the
+harness would keep a Redis connection and a port.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+
+from harness.live.processes import GuardedHTTPExecutor, snapshot, wait_gone
+from harness.live.redis_server import LiveClusterError
+
+__all__ = ["GunicornServer"]
+
+#: wall seconds to wait for the master to answer, and for its workers to be gone at stop
+START_TIMEOUT = 30.0
+
+
+class GunicornServer:
+    """One Gunicorn master serving `app` (`module:attribute`) with `workers` sync workers."""
+
+    def __init__(
+        self,
+        *,
+        app: str,
+        workers: int,
+        timeout: int,
+        log: Path,
+        env: dict[str, str],
+        config: str = "python:reference_impl.gunicorn_conf",
+        health: str = "/health",
+    ) -> None:
+        self.app = app
+        self.workers = workers
+        self.timeout = timeout
+        self.log = log
+        self.env = env
+        self.config = config
+        self.health = health
+        self.port = 0
+        self._executor: GuardedHTTPExecutor | None = None
+
+    def _command(self) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            self.config,
+            "--workers",
+            str(self.workers),
+            "--timeout",
+            str(self.timeout),
+            "--bind",
+            "127.0.0.1:0",
+            "--error-logfile",
+            str(self.log),
+            self.app,
+        ]
+
+    def start(self) -> None:
+        self._executor = GuardedHTTPExecutor(
+            self._command(),
+            what="gunicorn master",
+            url=f"http://127.0.0.1:0{self.health}",
+            method="GET",
+            timeout=START_TIMEOUT,
+            sleep=0.02,
+            envvars=self.env,
+            stop_signal=signal.SIGINT,
+            stdout=subprocess.DEVNULL,
+        )
+        self._executor.start()
+        self.port = self._executor.port
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def master_pid(self) -> int:
+        if self._executor is None or self._executor.process is None:
+            raise LiveClusterError("the Gunicorn master is not running")
+        return self._executor.process.pid
+
+    def worker_pids(self) -> list[int]:
+        """The pids of the live workers, oldest first."""
+        try:
+            children = psutil.Process(self.master_pid).children()
+        except psutil.NoSuchProcess:
+            return []
+        alive = []
+        for child in children:
+            try:
+                if child.status() != psutil.STATUS_ZOMBIE:
+                    alive.append((child.create_time(), child.pid))
+            except psutil.NoSuchProcess:
+                continue
+        return [pid for _, pid in sorted(alive)]
+
+    def stop(self) -> None:
+        """Stop the master and wait until its workers are gone; safe to call twice."""
+        if self._executor is None:
+            return
+        workers = snapshot(self.worker_pids()) if self._executor.process else []
+        try:
+            self._executor.stop()
+        except Exception:
+            self._executor.kill()
+        self._executor = None
+        wait_gone(workers, START_TIMEOUT / 6)
