@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 
+from harness.explore.placement import to_scenario
 from harness.explore.schedule import (
     AskLatest,
     Begin,
@@ -16,7 +17,6 @@ from harness.explore.schedule import (
     gap_class,
     gaps,
     schedules,
-    to_scenario,
 )
 from harness.scenario import DropColumn, Latest, Poll, RedisOutage, RestartWorker, Start, validate
 from reference_impl import ServiceConfig, StrategyProfile

@@ -12,8 +12,9 @@ from pathlib import Path
 
 from harness.explore.coverage import PATHS, Coverage
 from harness.explore.engine import ExploreResult, Finding, explore, explore_job, run_schedule
+from harness.explore.placement import to_scenario
 from harness.explore.report import Written, explore_command, format_summary, write_finding
-from harness.explore.schedule import Schedule, Setup, schedules, to_scenario
+from harness.explore.schedule import Schedule, Setup, schedules
 
 __all__ = [
     "PATHS",

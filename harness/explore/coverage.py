@@ -5,27 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from harness.explore.schedule import (
-    Begin,
-    Failover,
-    Outage,
-    Placed,
-    Restart,
-    Schedule,
-    Watch,
-    gap_class,
-)
+import harness.scenario as sc
+from harness.explore.placement import Placed
+from harness.explore.schedule import Begin, Failover, Outage, Restart, Schedule, Watch, gap_class
 from harness.history import History
-from harness.scenario import (
-    DropColumn,
-    Latest,
-    Poll,
-    RedisFailover,
-    RedisOutage,
-    ReplicaLag,
-    RestartWorker,
-    Start,
-)
 from reference_impl import ServiceConfig, StrategyProfile
 
 #: the service's interesting paths, as its probe names them; each should be reached at least once
@@ -96,11 +79,11 @@ class Coverage:
                 self.gaps[gap_class(p.action.gap, cfg)] += 1
             item = p.item
             how = ""
-            if isinstance(item, (Start, Poll)):
+            if isinstance(item, (sc.Start, sc.Poll)):
                 how = " (load balancer)" if item.worker is None else " (pinned worker)"
-            if isinstance(item, Start):
+            if isinstance(item, sc.Start):
                 self.steps["start" + how] += 1
-            elif isinstance(item, Poll):
+            elif isinstance(item, sc.Poll):
                 self.steps["poll" + how] += 1
                 if item.user is not None:
                     self.steps["poll as another user"] += 1
@@ -108,22 +91,22 @@ class Coverage:
                     self.steps["poll, repeated"] += 1
                 if item.fanout > 1:
                     self.steps["poll, concurrent"] += 1
-            elif isinstance(item, Latest):
+            elif isinstance(item, sc.Latest):
                 self.steps["latest"] += 1
-            elif isinstance(item, RestartWorker):
+            elif isinstance(item, sc.RestartWorker):
                 if item.worker is not None:
                     self.faults["worker restart (by index)"] += 1
                 elif item.idle:
                     self.faults["worker restart (an idle one)"] += 1
                 else:
                     self.faults["worker restart (the one running a scan)"] += 1
-            elif isinstance(item, RedisOutage):
+            elif isinstance(item, sc.RedisOutage):
                 self.faults["redis outage"] += 1
-            elif isinstance(item, ReplicaLag):
+            elif isinstance(item, sc.ReplicaLag):
                 self.faults["redis replica lag"] += 1
-            elif isinstance(item, RedisFailover):
+            elif isinstance(item, sc.RedisFailover):
                 self.faults["redis failover"] += 1
-            elif isinstance(item, DropColumn):
+            elif isinstance(item, sc.DropColumn):
                 self.faults["column dropped"] += 1
             elif isinstance(p.action, (Watch, Restart)):
                 self.steps["no-op (no scan to aim at)"] += 1

@@ -21,7 +21,8 @@ from hypothesis import seed as hypothesis_seed
 
 from harness.checker import Verdict, Violation
 from harness.explore.coverage import Coverage
-from harness.explore.schedule import Schedule, place, schedules, to_scenario
+from harness.explore.placement import place, to_scenario
+from harness.explore.schedule import Schedule, schedules
 from harness.runner import simulate
 from harness.scenario import Scenario, validate
 from reference_impl import ServiceConfig, validate_bugs
