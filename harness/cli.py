@@ -17,6 +17,7 @@ import threading
 import time
 import traceback
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,6 +37,7 @@ from reference_impl import BUGS, UnknownBugError, validate_bugs
 
 if TYPE_CHECKING:
     from harness.live.runner import LiveOptions
+    from harness.target import Target
 
 
 def _live_options(args: argparse.Namespace) -> LiveOptions:
@@ -57,13 +59,38 @@ def _out(args: argparse.Namespace, label: str) -> Path:
     return prepare_out_dir(args.out or default_out_dir(label))
 
 
+def _target(args: argparse.Namespace) -> Target:
+    """`--target FILE`, validated (default: the reference); live mode takes only the reference
+    for now: another target's workers are served through the WSGI adapter, not yet built."""
+    from harness.target import load_target, reference_target
+
+    target = reference_target() if args.target is None else load_target(args.target)
+    if getattr(args, "mode", "sim") == "live" and not target.is_reference:
+        raise BadInput(
+            f"--target {args.target}: live mode runs only the reference target so far; "
+            "run this target with --mode sim"
+        )
+    return target
+
+
+def _bugs(args: argparse.Namespace, target: Target) -> tuple[str, ...]:
+    """`--bug` names: the reference's planted regressions, or the target's own."""
+    if target.is_reference:
+        return tuple(sorted(validate_bugs(args.bug)))
+    target.check_regressions(args.bug)
+    return tuple(sorted(set(args.bug)))
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from harness.report import format_run, write_run
     from harness.runner import simulate
 
-    bugs = tuple(sorted(validate_bugs(args.bug)))
+    target = _target(args)
+    bugs = _bugs(args, target)
     check_junit(args.junit)
     scenario, _ = load(resolve(args.scenario))
+    if (why := target.not_applicable(scenario)) is not None:
+        raise BadInput(f"{args.scenario}: not applicable to target {target.name!r}: {why}")
     options = _live_options(args)
     out = _out(args, scenario.name + "".join(f"-{b}" for b in bugs))
     # Written as the run goes: a run killed half-way still leaves what it saw.
@@ -77,7 +104,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
             scenario, bugs=bugs, seed=args.seed, options=options, ref=args.scenario, journal=journal
         )
     else:
-        result = simulate(scenario, bugs=bugs, seed=args.seed, ref=args.scenario, journal=journal)
+        result = simulate(
+            scenario, bugs=bugs, seed=args.seed, ref=args.scenario, journal=journal, target=target
+        )
     seconds = time.perf_counter() - began
     written = write_run(
         out, result.history, result.verdict, description=scenario.description, seconds=seconds
@@ -106,6 +135,12 @@ def _cmd_check(args: argparse.Namespace) -> int:
             "(`scanchaos report FOLDER` re-renders a run folder in place)"
         )
     history = _read_history(args.history)
+    if args.target is not None:
+        from harness.target import load_target
+
+        # The service's own durations, not what the file's header says (if it says anything).
+        timing = load_target(args.target).timing(slack=history.info.timing.slack)
+        history.info = replace(history.info, timing=timing)
     if args.out is not None:
         prepare_out_dir(args.out)
     verdict = checker.check(history)
@@ -150,6 +185,7 @@ def _cmd_gate(args: argparse.Namespace) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise BadInput(f"--jobs: must be at least 1, got {args.jobs}")
     check_junit(args.junit)
+    target = _target(args)
     names = gate_refs(args.scenario, only=args.only)
     # Every scenario is loaded and validated before anything runs.
     loaded = [load(name) for name in names]
@@ -169,7 +205,9 @@ def _cmd_gate(args: argparse.Namespace) -> int:
             scenarios, seed=args.seed, options=options, jobs=args.jobs or 2, refs=refs
         )
     else:
-        result = run_gate(scenarios, seed=args.seed, refs=refs, jobs=args.jobs or default_jobs())
+        result = run_gate(
+            scenarios, seed=args.seed, refs=refs, jobs=args.jobs or default_jobs(), target=target
+        )
     write_gate(out, result, refs=refs, all_scenarios=not args.only)
     print(format_gate(result))
     extra = "; regression runs in regressions/" if result.cell_runs else ""
@@ -218,6 +256,13 @@ def _cmd_list(_: argparse.Namespace) -> int:
     return EXIT_PASS
 
 
+def _cmd_target(args: argparse.Namespace) -> int:
+    from harness.target import describe, load_target
+
+    print(describe(load_target(args.file)))
+    return EXIT_PASS
+
+
 def _cmd_cleanup(args: argparse.Namespace) -> int:
     from harness.live import leftovers
 
@@ -240,6 +285,7 @@ COMMANDS = {
     "explore": _cmd_explore,
     "list": _cmd_list,
     "cleanup": _cmd_cleanup,
+    "target": _cmd_target,
     "serve": cmd_serve,
     "load": cmd_load,
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-__all__ = ["bug_option", "junit_option", "out_option", "seed_option"]
+__all__ = ["bug_option", "junit_option", "out_option", "seed_option", "target_option"]
 
 
 def bug_option(
@@ -32,3 +32,15 @@ def junit_option(parser: argparse.ArgumentParser) -> None:
 def seed_option(parser: argparse.ArgumentParser, help: str) -> None:
     """`--seed N` (default 0): `help` says what the seed decides in this subcommand."""
     parser.add_argument("--seed", type=int, default=0, help=help)
+
+
+def target_option(parser: argparse.ArgumentParser, help: str | None = None) -> None:
+    """`--target FILE`: the service under test (default: the reference, targets/reference.toml)."""
+    parser.add_argument(
+        "--target",
+        type=Path,
+        metavar="FILE",
+        help=help
+        or "the service under test, as a target file (default: the reference service; "
+        "see docs/targets.md and `scanchaos target check`)",
+    )

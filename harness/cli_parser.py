@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from harness.cli_options import bug_option, junit_option, out_option, seed_option
+from harness.cli_options import (
+    bug_option,
+    junit_option,
+    out_option,
+    seed_option,
+    target_option,
+)
 from harness.load.cli import add_commands as add_load_commands
 
 __all__ = ["parser"]
@@ -24,6 +30,7 @@ def parser() -> argparse.ArgumentParser:
     seed_option(run, "seeds the simulation's choices (default 0)")
     out_option(run)
     junit_option(run)
+    target_option(run)
     _mode_arguments(run)
 
     gate = sub.add_parser("gate", help="every scenario on the fixed service, then the kill matrix")
@@ -43,6 +50,7 @@ def parser() -> argparse.ArgumentParser:
         help="run only the scenarios given with --scenario",
     )
     junit_option(gate)
+    target_option(gate)
     _mode_arguments(gate)
     gate.add_argument(
         "--jobs",
@@ -75,6 +83,11 @@ def parser() -> argparse.ArgumentParser:
         help="also write verdict.json, summary.md, report.html and timeline.png into this folder",
     )
     junit_option(check)
+    target_option(
+        check,
+        "judge by this target's durations instead of those in the history's header (a history "
+        "your own client recorded against your service)",
+    )
 
     report = sub.add_parser(
         "report",
@@ -111,6 +124,16 @@ def parser() -> argparse.ArgumentParser:
         "harness.live.leftovers); with FOLDER: the processes.json in those run folders.",
     )
     cleanup.add_argument("folder", type=Path, nargs="*", help="run folders (default: all runs)")
+
+    target = sub.add_parser("target", help="work with target files (the services under test)")
+    target_sub = target.add_subparsers(dest="target_command", required=True)
+    target_check = target_sub.add_parser(
+        "check",
+        help="validate a target file",
+        description="Validate a target file: exit 0 and a summary of what it declares, or exit 2 "
+        "with one line naming the field that is wrong.",
+    )
+    target_check.add_argument("file", type=Path, help="the target file (TOML)")
     add_load_commands(sub)
     return parser
 

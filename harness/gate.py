@@ -28,6 +28,7 @@ from reference_impl import BUGS
 
 if TYPE_CHECKING:
     from harness.live.runner import LiveOptions
+    from harness.target import Target
 
 __all__ = [
     "LEGEND",
@@ -71,6 +72,10 @@ class GateResult(MatrixQueries):
     simulation_passed: bool = True
     #: live: every planted-regression run, by (scenario, bug), for its own report folder
     cell_runs: dict[tuple[str, str], RunResult] = field(default_factory=dict)
+    #: the target the gate ran on (its name)
+    target: str = "reference"
+    #: scenarios the target cannot take (name -> why): reported, never silently skipped
+    not_applicable: dict[str, str] = field(default_factory=dict)
 
     @property
     def broken_baseline(self) -> list[str]:
@@ -99,6 +104,8 @@ class _Job:
     seed: int
     #: None: run in simulation; else live, with these options
     live: LiveOptions | None = None
+    #: None: the reference
+    target: Target | None = None
 
 
 @dataclass(frozen=True)
@@ -114,7 +121,7 @@ class _Done:
 def _run(job: _Job, cancel: threading.Event | None) -> RunResult:
     bugs = () if job.bug is None else (job.bug,)
     if job.live is None:
-        return simulate(job.scenario, bugs=bugs, seed=job.seed, ref=job.ref)
+        return simulate(job.scenario, bugs=bugs, seed=job.seed, ref=job.ref, target=job.target)
     from harness.live.runner import run_live
 
     return run_live(
@@ -203,11 +210,20 @@ def plan_jobs(
     seed: int,
     refs: Mapping[str, str] | None = None,
     live: LiveOptions | None = None,
+    target: Target | None = None,
 ) -> list[_Job]:
     """One job per (scenario index, bug) pair; a bug of None is the fixed service."""
     refs = refs or {}
     return [
-        _Job(order, scenarios[i], refs.get(scenarios[i].name, scenarios[i].name), bug, seed, live)
+        _Job(
+            order,
+            scenarios[i],
+            refs.get(scenarios[i].name, scenarios[i].name),
+            bug,
+            seed,
+            live,
+            target,
+        )
         for order, (i, bug) in enumerate(pairs)
     ]
 
@@ -221,17 +237,23 @@ def gate_result(
     seconds: float,
     jobs: int,
     claimed: Sequence[str] | None = None,
+    target: Target | None = None,
+    not_applicable: Mapping[str, str] | None = None,
 ) -> GateResult:
     """The verdict over finished runs; `claimed` limits the claims held (default: `bugs`)."""
     held = bugs if claimed is None else tuple(claimed)
     baseline = [d for d in done if d.cell is None and d.run is not None]
+    skipped = dict(not_applicable or {})
+    ran = [s for s in scenarios if s.name not in skipped]
     return GateResult(
+        target=target.name if target is not None else "reference",
+        not_applicable=skipped,
         seed=seed,
         baseline=[d.run for d in baseline if d.run is not None],
         cells=[d.cell for d in done if d.cell is not None],
         bugs=bugs,
-        scenarios=tuple(s.name for s in scenarios),
-        claims=claims_of([(s.name, s.catches) for s in scenarios], held),
+        scenarios=tuple(s.name for s in ran),
+        claims=claims_of([(s.name, _catches(s, target)) for s in ran], held),
         baseline_seconds={d.run.scenario.name: d.seconds for d in baseline if d.run is not None},
         seconds=seconds,
         jobs=jobs,
@@ -250,18 +272,55 @@ def run_gate(
     bugs: Sequence[str] | None = None,
     refs: Mapping[str, str] | None = None,
     jobs: int = 1,
+    target: Target | None = None,
 ) -> GateResult:
     """Every scenario on the fixed service, then every regression in `bugs` on every scenario.
 
     `refs` maps a scenario's name to how the user named it (a name or a path), for the
     reproduce commands; `jobs` is the number of worker processes (1: run in this process).
+    `target` is the service under test (default: the reference); its regressions are the
+    matrix's rows (default for `bugs`), and a scenario whose faults it cannot take is reported
+    not applicable (`Target.not_applicable`) instead of run.
     """
-    chosen = tuple(bugs) if bugs is not None else tuple(BUGS)
-    pairs = [(i, bug) for i in range(len(scenarios)) for bug in (None, *chosen)]
+    chosen = tuple(bugs) if bugs is not None else _regressions(target)
+    skipped = _not_applicable(scenarios, target)
+    pairs = [
+        (i, bug)
+        for i, scenario in enumerate(scenarios)
+        if scenario.name not in skipped
+        for bug in (None, *chosen)
+    ]
     began = time.perf_counter()
-    done = run_matrix(plan_jobs(scenarios, pairs, seed=seed, refs=refs), jobs)
+    done = run_matrix(plan_jobs(scenarios, pairs, seed=seed, refs=refs, target=target), jobs)
     seconds = time.perf_counter() - began
-    return gate_result(scenarios, done, seed=seed, bugs=chosen, seconds=seconds, jobs=jobs)
+    return gate_result(
+        scenarios,
+        done,
+        seed=seed,
+        bugs=chosen,
+        seconds=seconds,
+        jobs=jobs,
+        target=target,
+        not_applicable=skipped,
+    )
+
+
+def _regressions(target: Target | None) -> tuple[str, ...]:
+    return tuple(BUGS) if target is None else target.regressions
+
+
+def _not_applicable(scenarios: Sequence[Scenario], target: Target | None) -> dict[str, str]:
+    if target is None:
+        return {}
+    return {s.name: why for s in scenarios if (why := target.not_applicable(s)) is not None}
+
+
+def _catches(scenario: Scenario, target: Target | None) -> tuple[str, ...]:
+    """What `scenario` claims to catch: its own `catches`, and the target's `caught_by`."""
+    if target is None:
+        return scenario.catches
+    extra = tuple(r.name for r in target.spec.regression if scenario.name in r.caught_by)
+    return tuple(dict.fromkeys((*scenario.catches, *extra)))
 
 
 def mark(result: GateResult, scenario: str, bug: str) -> str:
@@ -307,6 +366,14 @@ def format_gate(result: GateResult) -> str:
     lines.append(format_matrix(result))
     for bug, why in result.not_run.items():
         lines.append(f"NOT REPRODUCIBLE LIVE: {bug}: {why}")
+    for scenario, why in result.not_applicable.items():
+        lines.append(f"NOT APPLICABLE: scenario {scenario!r} on target {result.target!r}: {why}")
+    if not result.bugs:
+        lines.append(
+            f"target {result.target!r} declares no regressions: every scenario must pass on it; "
+            "the kill matrix (that each scenario catches what it claims) is shown on the "
+            "reference (`scanchaos gate`)"
+        )
     for bug in result.escaped:
         where = " live" if live else ""
         lines.append(f"ESCAPED: planted regression {bug!r} is caught by no scenario{where}")

@@ -37,6 +37,7 @@ __all__ = [
     "TimingRecord",
     "decode_record",
     "encode_record",
+    "field_problem",
 ]
 
 OpKind = Literal["start", "status", "latest"]
@@ -191,7 +192,8 @@ _DECODER = msgspec.json.Decoder(Record)
 _ENCODER = msgspec.json.Encoder(order="sorted")
 
 
-def _where(message: str) -> str:
+def field_problem(message: str) -> str:
+    """A msgspec validation message as `field a.b: what` (the path made plain)."""
     # msgspec says "Expected `float`, got `str` - at `$.reply.done`"; name the field plainly.
     what, _, path = message.partition(" - at `$")
     path = path.rstrip("`").lstrip(".")
@@ -210,7 +212,7 @@ def decode_record(line: bytes | str, where: str = "<history>") -> Record:
     try:
         record = _DECODER.decode(line)
     except msgspec.ValidationError as error:
-        raise HistoryFormatError(f"{where}: {_where(str(error))}") from None
+        raise HistoryFormatError(f"{where}: {field_problem(str(error))}") from None
     except msgspec.DecodeError as error:
         raise HistoryFormatError(f"{where}: not JSON ({error})") from None
     _check_times(record, where)

@@ -12,6 +12,7 @@ from harness.driver import drive
 from harness.history import History, RunInfo, Timing
 from harness.scenario import Scenario
 from harness.sim.cluster import SimCluster, WorkerProbe
+from harness.target import Target, reference_target
 from reference_impl import ServiceConfig, validate_bugs
 
 __all__ = [
@@ -32,8 +33,16 @@ class RunResult:
     verdict: Verdict
 
 
-def reproduce_command(scenario: str, bugs: tuple[str, ...], seed: int, mode: str = "sim") -> str:
+def reproduce_command(
+    scenario: str,
+    bugs: tuple[str, ...],
+    seed: int,
+    mode: str = "sim",
+    target: Target | None = None,
+) -> str:
     parts = ["scanchaos", "run", scenario]
+    if target is not None and not target.is_reference:
+        parts += ["--target", target.ref]
     for bug in bugs:
         parts += ["--bug", bug]
     parts += ["--seed", str(seed)]
@@ -42,8 +51,20 @@ def reproduce_command(scenario: str, bugs: tuple[str, ...], seed: int, mode: str
     return shlex.join(parts)
 
 
-def service_config(scenario: Scenario, bugs: tuple[str, ...]) -> ServiceConfig:
-    config = replace(scenario.config, bugs=validate_bugs(bugs))
+def service_config(
+    scenario: Scenario, bugs: tuple[str, ...], target: Target | None = None
+) -> ServiceConfig:
+    """The configuration `scenario`'s workers run with: the target's durations (see
+    `Target.config_for`) and, for the reference, its planted regressions `bugs`.
+
+    Another target's regressions are not the reference's: its factory is told them by name
+    (`WorkerParts.regressions`) and the configuration carries none."""
+    target = target or reference_target()
+    config = target.config_for(scenario)
+    if target.is_reference:
+        config = replace(config, bugs=validate_bugs(bugs))
+    else:
+        target.check_regressions(bugs)
     if scenario.replicated and config.redis.replica_acks == 0:
         # A primary with a replica: the service waits for the replica as it would under Sentinel.
         config = replace(config, redis=replace(config.redis, replica_acks=1))
@@ -59,10 +80,13 @@ def run_info(
     ref: str | None,
     slack: float = 0.0,
     options: str = "",
+    bugs: tuple[str, ...] | None = None,
+    target: Target | None = None,
 ) -> RunInfo:
-    """The header of a run's history; `options` are extra flags of its reproduce command."""
-    bugs = tuple(sorted(config.bugs))
-    command = reproduce_command(ref or scenario.name, bugs, seed, mode)
+    """The header of a run's history; `options` are extra flags of its reproduce command;
+    `bugs`, the regressions switched on (default: the reference's, in `config`)."""
+    bugs = tuple(sorted(config.bugs if bugs is None else bugs))
+    command = reproduce_command(ref or scenario.name, bugs, seed, mode, target)
     return RunInfo(
         scenario=scenario.name,
         mode=mode,
@@ -87,22 +111,27 @@ def simulate(
     ref: str | None = None,
     probe: WorkerProbe | None = None,
     journal: Path | None = None,
+    target: Target | None = None,
 ) -> RunResult:
-    """Run `scenario` on a `SimCluster` and check its history.
+    """Run `scenario` on a `SimCluster` of `target`'s service (default: the reference) and
+    check its history.
 
     `ref` is how the user named the scenario (a name or a path), for the reproduce command;
     `probe` is told `(worker, event)` each time the service takes one of its interesting paths;
     `journal`, a file the history is written to as the run goes (see `History.journal`).
     """
-    config = service_config(scenario, bugs)
+    target = target or reference_target()
+    config = service_config(scenario, bugs, target)
     cluster = SimCluster(
         workers=scenario.workers,
         config=config,
         seed=seed,
         profile=scenario.profile,
         missing_columns=scenario.missing_columns,
-        info=run_info(scenario, config, mode="sim", seed=seed, ref=ref),
+        info=run_info(scenario, config, mode="sim", seed=seed, ref=ref, bugs=bugs, target=target),
         probe=probe,
+        factory=target.factory(),
+        regressions=frozenset(bugs),
     )
     drive_journaled(scenario, cluster, journal)
     return judge(scenario, cluster.history)

@@ -23,10 +23,9 @@ from harness.history import History, OpKind, RunInfo, Timing, retime_reply
 from harness.sim.replication import SimRedis
 from harness.sim.scheduler import Scheduler
 from harness.sim.worker import ActiveScan, SimWorker, advance
+from harness.target.service import ServiceFactory, WorkerParts, WorkerService
 from reference_impl import (
-    PerformanceStore,
     Reply,
-    ScanService,
     ServiceConfig,
     StrategyOutcome,
     StrategyProfile,
@@ -35,6 +34,7 @@ from reference_impl import (
     seed_database,
 )
 from reference_impl.strategies import strategy_names
+from reference_impl.target import build as reference_build
 
 #: scenario time 0, as the service's wall clock sees it
 EPOCH = datetime(2030, 1, 1, tzinfo=UTC)
@@ -67,8 +67,14 @@ class SimCluster:
         info: RunInfo | None = None,
         probe: WorkerProbe | None = None,
         jitter: float = 0.1,
+        factory: ServiceFactory | None = None,
+        regressions: frozenset[str] | None = None,
     ) -> None:
         self.config = config
+        #: builds each worker's service: the target's factory (default: the reference)
+        self.factory: ServiceFactory = factory or reference_build
+        #: the target's regressions switched on (default: the reference's, from `config.bugs`)
+        self.regressions = config.bugs if regressions is None else frozenset(regressions)
         self.jitter = jitter
         self.profile = profile or StrategyProfile()
         self.rng = random.Random(seed)
@@ -80,7 +86,7 @@ class SimCluster:
             or RunInfo(
                 scenario="adhoc",
                 seed=seed,
-                bugs=tuple(sorted(config.bugs)),
+                bugs=tuple(sorted(self.regressions)),
                 workers=workers,
                 timing=Timing.of(config),
             )
@@ -222,20 +228,20 @@ class SimCluster:
 
     # -- workers ------------------------------------------------------------------------
 
-    def _new_service(self, index: int) -> ScanService:
-        client = self.redis.client()
+    def _new_service(self, index: int) -> WorkerService:
         probe = self._probe
-        service = ScanService(
-            config=self.config,
-            redis_client=client,
-            performance=PerformanceStore(
-                self.engine, select_all_columns=self.config.has("select-all-columns")
-            ),
-            profile=self.profile,
-            new_id=lambda: f"{self.rng.getrandbits(128):032x}",
-            probe=(lambda event: probe(f"w{index}", event)) if probe else (lambda _: None),
+        return self.factory(
+            WorkerParts(
+                config=self.config,
+                redis_client=self.redis.client(),
+                engine=self.engine,
+                profile=self.profile,
+                new_id=lambda: f"{self.rng.getrandbits(128):032x}",
+                probe=(lambda event: probe(f"w{index}", event)) if probe else (lambda _: None),
+                regressions=self.regressions,
+                index=index,
+            )
         )
-        return service
 
     def _schedule_cleanup(self, worker: SimWorker, *, first: bool = False) -> None:
         generation = worker.generation
@@ -308,7 +314,7 @@ class SimCluster:
         op: OpKind,
         user: str,
         requested: float,
-        ask: Callable[[ScanService], Reply],
+        ask: Callable[[WorkerService], Reply],
         scan_id: str | None,
         label: str | None,
     ) -> None:

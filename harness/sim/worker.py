@@ -10,14 +10,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.sim.scheduler import Scheduler
-from reference_impl import Reply, ScanRun, ScanService, StrategyCall, StrategyOutcome
+from harness.target.service import WorkerRun, WorkerService
+from reference_impl import Reply, StrategyCall, StrategyOutcome
 
 __all__ = ["ActiveScan", "SimWorker", "advance", "schedule_call"]
 
 
 @dataclass
 class ActiveScan:
-    run: ScanRun
+    run: WorkerRun
     steps: Any  # the generator driving the scan
     user: str
     label: str | None
@@ -29,7 +30,7 @@ class ActiveScan:
 @dataclass
 class SimWorker:
     index: int
-    service: ScanService
+    service: WorkerService
     generation: int = 0
     active: ActiveScan | None = None
     waiting: deque[Callable[[], None]] = field(default_factory=deque)

@@ -1,0 +1,48 @@
+"""Targets: the services under test, each described by a target file (TOML).
+
+A target says how to start N workers of a service, how to talk to it and how to break it. The
+reference service is one target among others (`targets/reference.toml`); `docs/targets.md`
+walks through the file field by field.
+
+>>> from harness.target import load_target
+>>> target = load_target("targets/reference.toml")
+>>> target.kind, target.spec.workers, target.timing().result_ttl
+('service', 3, 300.0)
+
+A mistake is refused with one line naming the file and the field:
+
+>>> load_target("pyproject.toml")  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+harness.target._load.TargetError: pyproject.toml: field name: missing
+"""
+
+import functools
+
+from harness.target._load import TargetError, load_target
+from harness.target._target import Target
+
+__all__ = [
+    "REFERENCE_TARGET",
+    "Target",
+    "TargetError",
+    "describe",
+    "load_target",
+    "reference_target",
+]
+
+#: the reference's target file, in the `targets` package (a checkout's and a wheel's alike)
+REFERENCE_TARGET = "targets/reference.toml"
+
+
+@functools.cache
+def reference_target() -> Target:
+    """The reference service's target: what every command runs when given no `--target`."""
+    from importlib.resources import files
+
+    return load_target(str(files("targets") / "reference.toml"))
+
+
+def describe(target: Target) -> str:
+    """What `target` declares, in a few lines (`scanchaos target check`)."""
+    return target.describe()

@@ -1,0 +1,4 @@
+"""Services under test beyond the harness itself: one target file (and service) per target.
+
+`reference.toml` is the reference service through the generic path (`harness.target`).
+"""
