@@ -72,7 +72,9 @@ class Coverage:
         if profile.seconds != StrategyProfile().seconds:
             self.faults[f"strategies take {profile.seconds:g} s"] += 1
         for p in placed:
-            if p.healing:
+            if p.healing and isinstance(p.action, Restart):
+                self.gaps["restart followed by the scan's owner"] += 1
+            elif p.healing:
                 assert isinstance(p.action, (Outage, Failover))
                 self.gaps[f"redis heals: {p.action.heal}"] += 1
             else:

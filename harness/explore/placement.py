@@ -8,6 +8,8 @@ from typing import TypeVar
 
 import harness.scenario as sc
 from harness.explore.schedule import (
+    FOLLOW_EVERY,
+    FOLLOW_ROUNDS,
     USERS,
     WORKERS,
     Action,
@@ -38,8 +40,8 @@ TAIL = 1.0
 class Placed:
     """One action of a schedule at its scenario time, with what it became in the scenario.
 
-    `healing`: a step or fault an outage's `heal` added as Redis came back, not an action of
-    its own."""
+    `healing`: a step or fault an outage's `heal` added as Redis came back (or a followed
+    restart's polls), not an action of its own."""
 
     at: float
     action: Action
@@ -70,6 +72,18 @@ def _heal(action: Outage | Failover, now: float, begun: list[str]) -> list[Place
         )
         healed.append(Placed(start, action, poll, healing=True))
     return healed
+
+
+def _follow(action: Restart, now: float, label: str) -> Placed:
+    """The owner's polls of the scan whose worker `action` killed at `now`."""
+    start = now + HEAL_DELAY
+    poll = sc.Poll(
+        scan=label,
+        start=start,
+        until=start + (FOLLOW_ROUNDS - 1) * FOLLOW_EVERY,
+        every=FOLLOW_EVERY,
+    )
+    return Placed(start, action, poll, healing=True)
 
 
 def place(schedule: Schedule) -> list[Placed]:
@@ -109,7 +123,12 @@ def place(schedule: Schedule) -> list[Placed]:
             elif action.worker is not None:
                 item = sc.RestartWorker(at=now, worker=action.worker)
             elif labels and action.scan is not None:
-                item = sc.RestartWorker(at=now, scan=labels[action.scan % len(labels)])
+                label = labels[action.scan % len(labels)]
+                item = sc.RestartWorker(at=now, scan=label)
+                if action.follow:
+                    placed.append(Placed(now, action, item))
+                    placed.append(_follow(action, now, label))
+                    continue
         elif isinstance(action, Outage):
             item = sc.RedisOutage(at=now, duration=action.duration)
             placed.append(Placed(now, action, item))

@@ -41,6 +41,10 @@ BEHIND: tuple[float, ...] = (0.0, 30.0, 120.0, 600.0)
 #: (as clients retry once the 503s stop); or that, and an idle worker restarted first (as an
 #: orchestrator replaces workers whose health checks failed during the outage)
 HEALS: tuple[str, ...] = ("quiet", "retry", "restart")
+#: a followed restart's polls, `FOLLOW_EVERY` seconds apart: longer than the scan budget plus
+#: the stall timeout, so a scan whose worker died is seen either to end or not to
+FOLLOW_ROUNDS = 40
+FOLLOW_EVERY = 5.0
 #: seconds a strategy takes; the last one outruns the scan budget over 14 strategies
 STRATEGY_SECONDS: tuple[float, ...] = (2.0, 0.5, 12.0)
 
@@ -140,12 +144,16 @@ class AskLatest(_Repeats):
 @dataclass(frozen=True)
 class Restart:
     """Restart a worker by index, the worker running a started scan (picked by index), or, with
-    `idle`, the first worker running no scan (as an orchestrator restarts unhealthy workers)."""
+    `idle`, the first worker running no scan (as an orchestrator restarts unhealthy workers).
+
+    With `follow`, the owner of the scan whose worker died keeps polling it, as a client
+    waiting for its result does, until past the longest a scan may take (`FOLLOW_ROUNDS`)."""
 
     gap: float
     worker: int | None
     scan: int | None
     idle: bool = False
+    follow: bool = False
 
 
 @dataclass(frozen=True)
@@ -242,10 +250,11 @@ def schedules(
             every=every,
             of_scan=st.none() | scan,
         ),
-        # Half the restarts kill the worker running a started scan: the one that orphans it.
+        # Half the restarts kill the worker running a started scan: the one that orphans it;
+        # half of those are followed by its owner, who waits for the scan to end.
         "restart": st.one_of(
             st.builds(Restart, gap=gap, worker=st.none(), scan=scan),
-            st.builds(Restart, gap=gap, worker=st.none(), scan=scan),
+            st.builds(Restart, gap=gap, worker=st.none(), scan=scan, follow=st.just(True)),
             st.builds(Restart, gap=gap, worker=st.integers(0, WORKERS - 1), scan=st.none()),
             st.builds(Restart, gap=gap, worker=st.none(), scan=st.none(), idle=st.just(True)),
         ),
