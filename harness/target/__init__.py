@@ -18,6 +18,7 @@ harness.target._load.TargetError: pyproject.toml: field name: missing
 """
 
 import functools
+from pathlib import Path
 
 from harness.target._load import TargetError, load_target
 from harness.target._target import Target
@@ -40,7 +41,17 @@ def reference_target() -> Target:
     """The reference service's target: what every command runs when given no `--target`."""
     from importlib.resources import files
 
-    return load_target(str(files("targets") / "reference.toml"))
+    try:
+        return load_target(str(files("targets") / "reference.toml"))
+    except ModuleNotFoundError:
+        # An editable install made before `targets` existed does not map it; a checkout has it.
+        beside = Path(__file__).resolve().parents[2] / REFERENCE_TARGET
+        if not beside.is_file():
+            raise TargetError(
+                "the reference target (the `targets` package) is not installed: "
+                "reinstall the harness (`pip install -e .` in a checkout)"
+            ) from None
+        return load_target(beside)
 
 
 def describe(target: Target) -> str:
