@@ -14,7 +14,7 @@ from harness.runner import simulate
 from harness.scenario import load
 from harness.target import load_target, reference_target
 from reference_impl import BUGS
-from tests.cli_runs import run_cli
+from tests.cli_runs import CliRun, run_cli
 
 ROOT = Path(__file__).parent.parent
 RENAMED = ROOT / "tests/targets/renamed.toml"
@@ -230,23 +230,17 @@ def test_another_in_process_target_runs_its_own_regressions() -> None:
     assert "--target" in broken.history.info.command
 
 
+def _gate_renamed(tmp_path: Path, *scenarios: str) -> CliRun:
+    """`scanchaos gate` on the renamed target, only `scenarios`, in this process."""
+    chosen = [arg for name in scenarios for arg in ("--scenario", name)]
+    return run_cli(
+        ["gate", "--target", str(RENAMED), "--only", *chosen, "--jobs", "1"], tmp_path / "gate"
+    )
+
+
 def test_gate_on_a_target_reports_what_it_cannot_take(tmp_path: Path) -> None:
-    run = run_cli(
-        [
-            "gate",
-            "--target",
-            str(RENAMED),
-            "--only",
-            "--scenario",
-            "post-completion-404",
-            "--scenario",
-            "failover-after-completion",
-            "--scenario",
-            "user-isolation",
-            "--jobs",
-            "1",
-        ],
-        tmp_path / "gate",
+    run = _gate_renamed(
+        tmp_path, "post-completion-404", "failover-after-completion", "user-isolation"
     )
     assert run.code == 0, run.out + run.err
     assert re.search(
@@ -260,19 +254,7 @@ def test_gate_on_a_target_reports_what_it_cannot_take(tmp_path: Path) -> None:
 
 
 def test_gate_on_a_target_fails_when_its_regression_escapes(tmp_path: Path) -> None:
-    run = run_cli(
-        [
-            "gate",
-            "--target",
-            str(RENAMED),
-            "--only",
-            "--scenario",
-            "post-completion-404",
-            "--jobs",
-            "1",
-        ],
-        tmp_path / "gate",
-    )
+    run = _gate_renamed(tmp_path, "post-completion-404")
     assert run.code == 1
     assert "ESCAPED: planted regression 'serves-others' is caught by no scenario" in run.out
 
