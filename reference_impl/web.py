@@ -135,9 +135,11 @@ def redis_client(
         "socket_timeout": settings.socket_timeout,
     }
     if sentinels:
-        # redis.sentinel carries no type annotations.
-        sentinel = Sentinel(list(sentinels), sentinel_kwargs=dict(timeouts))  # type: ignore[no-untyped-call]
-        primary: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
+        # Typed as Any: redis.sentinel carries no annotations before redis-py 8.2 and partial
+        # ones (which reject keyword arguments passed through **) from 8.2 on.
+        sentinel_class: Any = Sentinel
+        sentinel = sentinel_class(list(sentinels), sentinel_kwargs=dict(timeouts))
+        primary: redis.Redis = sentinel.master_for(
             service, retry=Retry(NoBackoff(), settings.retries), health_check_interval=0, **timeouts
         )
         return primary
