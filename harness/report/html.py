@@ -45,6 +45,7 @@ _ENV = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+_ENV.filters["b64"] = lambda data: base64.b64encode(data).decode("ascii")
 
 
 @dataclass(frozen=True)
@@ -55,19 +56,12 @@ class Swatch:
 
 
 @dataclass(frozen=True)
-class EvidenceLink:
-    index: int
-    #: whether the history holds that operation (so the link has a target)
-    present: bool
-
-
-@dataclass(frozen=True)
 class ViolationView:
-    """A violation as the page lists it: numbered, its evidence linked where the history has it."""
+    """A violation as the page lists it, numbered; its evidence is linked where the run's history
+    holds the operation (`RunView.recorded`)."""
 
     number: int
     violation: Violation
-    evidence: tuple[EvidenceLink, ...]
 
 
 @dataclass(frozen=True)
@@ -93,7 +87,7 @@ class OutcomeRow:
 @dataclass(frozen=True)
 class LoadView:
     stats: LoadStats
-    b64: str
+    png: bytes
     counts: tuple[tuple[str, int], ...]
     width: int = LOAD_WIDTH_PX
     height: int = LOAD_HEIGHT_PX
@@ -112,6 +106,8 @@ class RunView:
     op_count: int
     faults: list[FaultEvent]
     violations: list[ViolationView]
+    #: the indices of the operations the history holds (evidence links only to those)
+    recorded: frozenset[int]
     evidence: list[EvidenceRow]
     statuses: list[Swatch]
     outcomes: list[OutcomeRow]
@@ -121,18 +117,6 @@ class RunView:
     #: relative link to the run's own report (in a gate report)
     link: str | None = None
     legend: list[Swatch] = field(default_factory=list)
-
-    @property
-    def timeline_b64(self) -> str:
-        return base64.b64encode(self.timeline.png).decode("ascii")
-
-    @property
-    def timeline_width(self) -> int:
-        return self.timeline.width
-
-    @property
-    def timeline_height(self) -> int:
-        return self.timeline.height
 
     @property
     def areas(self) -> list[Mark]:
@@ -203,7 +187,7 @@ def run_view(
     for number, v in enumerate(verdict.violations, start=1):
         for i in v.evidence:
             witnessed.setdefault(i, []).append(number)
-        views.append(_violation_view(number, v, by_index))
+        views.append(ViolationView(number, v))
     evidence = [
         EvidenceRow(by_index[i], _swatch(by_index[i].reply.status).colour, tuple(numbers))
         for i, numbers in sorted(witnessed.items())
@@ -218,7 +202,7 @@ def run_view(
         stats = compute_load_stats(history)
         load = LoadView(
             stats,
-            base64.b64encode(render_load(history, stats)).decode("ascii"),
+            render_load(history, stats),
             tuple(sorted(stats.counts.items(), key=lambda kv: -kv[1])),
         )
     reads = {op.reply.status for op in history.ops if op.op != "start"}
@@ -232,6 +216,7 @@ def run_view(
         op_count=len(history.ops),
         faults=list(history.faults),
         violations=views,
+        recorded=frozenset(by_index),
         evidence=evidence,
         statuses=[_swatch(s) for s in statuses],
         outcomes=_outcomes(history, workers, statuses),
@@ -241,10 +226,6 @@ def run_view(
         link=link,
         legend=[_swatch(s) for s in STATUS_STYLE if s in reads],
     )
-
-
-def _violation_view(number: int, v: Violation, by_index: dict[int, Operation]) -> ViolationView:
-    return ViolationView(number, v, tuple(EvidenceLink(i, i in by_index) for i in v.evidence))
 
 
 def render_html(runs: Sequence[RunView], *, title: str, matrix: KillMatrix | None = None) -> str:
