@@ -74,14 +74,10 @@ class EvidenceRow:
 
 @dataclass(frozen=True)
 class OutcomeCell:
+    """How often a worker gave one answer, and when first (the page's per-worker table)."""
+
     count: int
     first: float
-
-
-@dataclass(frozen=True)
-class OutcomeRow:
-    worker: str
-    cells: tuple[OutcomeCell, ...]
 
 
 @dataclass(frozen=True)
@@ -110,7 +106,8 @@ class RunView:
     recorded: frozenset[int]
     evidence: list[EvidenceRow]
     statuses: list[Swatch]
-    outcomes: list[OutcomeRow]
+    #: (worker, status) -> how often and when first; absent: never
+    outcomes: dict[tuple[str, str], OutcomeCell]
     glance: list[str]
     load: LoadView | None = None
     schedule: ShrunkSchedule | None = None
@@ -156,19 +153,15 @@ def _glance(history: History, verdict: Verdict, by_index: dict[int, Operation]) 
     return lines
 
 
-def _outcomes(history: History, workers: list[str], statuses: Sequence[str]) -> list[OutcomeRow]:
-    counts: dict[tuple[str, str], int] = {}
-    first: dict[tuple[str, str], float] = {}
+def _outcomes(history: History) -> dict[tuple[str, str], OutcomeCell]:
+    cells: dict[tuple[str, str], OutcomeCell] = {}
     for op in history.ops:
         key = (op.worker, op.reply.status)
-        counts[key] = counts.get(key, 0) + 1
-        first[key] = min(first.get(key, op.end), op.end)
-    return [
-        OutcomeRow(
-            w, tuple(OutcomeCell(counts.get((w, s), 0), first.get((w, s), 0.0)) for s in statuses)
+        seen = cells.get(key)
+        cells[key] = (
+            OutcomeCell(seen.count + 1, min(seen.first, op.end)) if seen else OutcomeCell(1, op.end)
         )
-        for w in workers
-    ]
+    return cells
 
 
 def run_view(
@@ -219,7 +212,7 @@ def run_view(
         recorded=frozenset(by_index),
         evidence=evidence,
         statuses=[_swatch(s) for s in statuses],
-        outcomes=_outcomes(history, workers, statuses),
+        outcomes=_outcomes(history),
         glance=_glance(history, verdict, by_index),
         load=load,
         schedule=schedule,
