@@ -82,7 +82,7 @@ def test_runs_the_plan_and_logs_each_window(tmp_path: Path) -> None:
     assert faults[2].target == "12"
     assert all(f.end - f.start >= 0.05 for f in faults if f.fault == "redis-outage")
     stats = nemesis.stats
-    assert (stats.kills, stats.scan_kills, stats.pauses, stats.restarts) == (2, 1, 1, 1)
+    assert stats.done == {"kills": 2, "scan_kills": 1, "pauses": 1, "restarts": 1}
     assert not stats.errors
 
 
@@ -92,7 +92,7 @@ def test_kill_scan_without_a_running_scan_is_skipped(tmp_path: Path) -> None:
     nemesis.start()
     assert nemesis.join(timeout=10.0)
     assert cluster.calls == []
-    assert nemesis.stats.skipped == 1
+    assert nemesis.stats.done == {"skipped": 1}
     assert read_folder(tmp_path).faults == []
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,25 +31,25 @@ from harness.load.spec import PlannedFault
 
 @dataclass
 class NemesisStats:
-    kills: int = 0
-    #: kills aimed at a worker running a scan
-    scan_kills: int = 0
-    #: `kill-scan`s skipped because no worker was running a scan
-    skipped: int = 0
-    pauses: int = 0
-    restarts: int = 0
-    failovers: int = 0
-    lags: int = 0
+    """What the nemesis did, counted by name, and the errors it met.
+
+    `done` counts `kills`, `scan_kills` (kills aimed at a worker running a scan), `skipped`
+    (`kill-scan`s with no scan running), Redis `pauses` and `restarts`, `failovers` and `lags`.
+    """
+
+    done: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
+        done = self.done
         text = (
-            f"{self.kills} kills ({self.scan_kills} of a scan's worker), "
-            f"{self.pauses} Redis pauses, {self.restarts} Redis restarts"
+            f"{done['kills']} kills ({done['scan_kills']} of a scan's worker), "
+            f"{done['pauses']} Redis pauses, {done['restarts']} Redis restarts"
         )
-        if self.failovers or self.lags:
-            text += f", {self.failovers} failovers, {self.lags} replica lags"
-        return text + (f", {self.skipped} kill-scan skipped (no scan)" if self.skipped else "")
+        if done["failovers"] or done["lags"]:
+            text += f", {done['failovers']} failovers, {done['lags']} replica lags"
+        skipped = done["skipped"]
+        return text + (f", {skipped} kill-scan skipped (no scan)" if skipped else "")
 
 
 class Nemesis:
@@ -114,14 +115,14 @@ class Nemesis:
         candidates = sorted(self.cluster.running_scans()) if scanning else sorted(pids)
         if not candidates:
             if scanning:
-                self.stats.skipped += 1
+                self.stats.done["skipped"] += 1
                 return
             raise RuntimeError("no worker to kill")
         victim = self._rng.choice(candidates)
 
         def killed(began: float, ended: float) -> None:
-            self.stats.kills += 1
-            self.stats.scan_kills += scanning
+            self.stats.done["kills"] += 1
+            self.stats.done["scan_kills"] += scanning
             append_fault(self.folder, "worker-restart", began, ended, str(victim))
 
         def opened(began: float) -> None:
@@ -145,14 +146,14 @@ class Nemesis:
         finally:
             redis_up(self.cluster, kind)
             if kind == "pause":
-                self.stats.pauses += 1
+                self.stats.done["pauses"] += 1
             else:
-                self.stats.restarts += 1
+                self.stats.done["restarts"] += 1
             append_fault(self.folder, "redis-outage", began, self._now())
 
     def _failover(self, fault: PlannedFault) -> None:
         def window(began: float, ended: float, what: str) -> None:
-            self.stats.failovers += 1
+            self.stats.done["failovers"] += 1
             append_fault(self.folder, "redis-failover", began, ended, what)
 
         def opened(began: float) -> None:
@@ -178,5 +179,5 @@ class Nemesis:
                 time.sleep(remaining)
         finally:
             lag(pair, begins=False)
-            self.stats.lags += 1
+            self.stats.done["lags"] += 1
             append_fault(self.folder, "replica-lag", began, self._now())
