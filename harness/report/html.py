@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,14 +74,6 @@ class EvidenceRow:
 
 
 @dataclass(frozen=True)
-class OutcomeCell:
-    """How often a worker gave one answer, and when first (the page's per-worker table)."""
-
-    count: int
-    first: float
-
-
-@dataclass(frozen=True)
 class LoadView:
     stats: LoadStats
     png: bytes
@@ -106,8 +99,9 @@ class RunView:
     recorded: frozenset[int]
     evidence: list[EvidenceRow]
     statuses: list[Swatch]
-    #: (worker, status) -> how often and when first; absent: never
-    outcomes: dict[tuple[str, str], OutcomeCell]
+    #: (worker, status) -> how often that worker gave that answer, and when first
+    answered: Counter[tuple[str, str]]
+    first_answered: dict[tuple[str, str], float]
     glance: list[str]
     load: LoadView | None = None
     schedule: ShrunkSchedule | None = None
@@ -153,15 +147,12 @@ def _glance(history: History, verdict: Verdict, by_index: dict[int, Operation]) 
     return lines
 
 
-def _outcomes(history: History) -> dict[tuple[str, str], OutcomeCell]:
-    cells: dict[tuple[str, str], OutcomeCell] = {}
-    for op in history.ops:
+def _first_answered(ops: Sequence[Operation]) -> dict[tuple[str, str], float]:
+    first: dict[tuple[str, str], float] = {}
+    for op in ops:
         key = (op.worker, op.reply.status)
-        seen = cells.get(key)
-        cells[key] = (
-            OutcomeCell(seen.count + 1, min(seen.first, op.end)) if seen else OutcomeCell(1, op.end)
-        )
-    return cells
+        first[key] = min(first.get(key, op.end), op.end)
+    return first
 
 
 def run_view(
@@ -212,7 +203,8 @@ def run_view(
         recorded=frozenset(by_index),
         evidence=evidence,
         statuses=[_swatch(s) for s in statuses],
-        outcomes=_outcomes(history),
+        answered=Counter((op.worker, op.reply.status) for op in history.ops),
+        first_answered=_first_answered(history.ops),
         glance=_glance(history, verdict, by_index),
         load=load,
         schedule=schedule,
