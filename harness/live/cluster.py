@@ -196,6 +196,7 @@ class LiveCluster:
             env=launch.env,
             config=launch.config,
             health=launch.health,
+            output=launch.output,
         )
         self._gunicorn.start()
         self.port = self._gunicorn.port

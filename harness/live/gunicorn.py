@@ -42,6 +42,7 @@ class GunicornServer:
         env: dict[str, str],
         config: str = "python:reference_impl.gunicorn_conf",
         health: str = "/health",
+        output: Path | None = None,
     ) -> None:
         self.app = app
         self.workers = workers
@@ -50,6 +51,9 @@ class GunicornServer:
         self.env = env
         self.config = config
         self.health = health
+        #: where the master's and workers' own stdout and stderr go (an app's logging, say)
+        #: instead of the harness's terminal; None: stderr is the harness's, stdout discarded
+        self.output = output
         self.port = 0
         self._executor: GuardedHTTPExecutor | None = None
 
@@ -72,18 +76,24 @@ class GunicornServer:
         ]
 
     def start(self) -> None:
-        self._executor = GuardedHTTPExecutor(
-            self._command(),
-            what="gunicorn master",
-            url=f"http://127.0.0.1:0{self.health}",
-            method="GET",
-            timeout=START_TIMEOUT,
-            sleep=0.02,
-            envvars=self.env,
-            stop_signal=signal.SIGINT,
-            stdout=subprocess.DEVNULL,
-        )
-        self._executor.start()
+        sink = self.output.open("ab") if self.output is not None else None
+        try:
+            self._executor = GuardedHTTPExecutor(
+                self._command(),
+                what="gunicorn master",
+                url=f"http://127.0.0.1:0{self.health}",
+                method="GET",
+                timeout=START_TIMEOUT,
+                sleep=0.02,
+                envvars=self.env,
+                stop_signal=signal.SIGINT,
+                stdout=sink or subprocess.DEVNULL,
+                stderr=sink,
+            )
+            self._executor.start()
+        finally:
+            if sink is not None:
+                sink.close()  # the master holds its own copy of the descriptor
         self.port = self._executor.port
 
     @property

@@ -11,6 +11,7 @@ and speaks to the workers through a `Contract`.
 from __future__ import annotations
 
 import importlib
+import json
 import math
 import sys
 from collections.abc import Callable, Sequence
@@ -21,9 +22,10 @@ from typing import TYPE_CHECKING, cast
 from sqlalchemy import inspect, text
 
 from harness.live.contract import Contract, reference_contract
-from harness.live.wsgi_adapter import APP_ENV, HEALTH_PATH, PATH_ENV, STATE_ENV
+from harness.live.wsgi_adapter import APP_ENV, HEALTH_ENV, HEALTH_PATH, PATH_ENV, STATE_ENV
 from reference_impl import ServiceConfig, StrategyProfile, open_engine, seed_database
 from reference_impl import drop_column as reference_drop
+from reference_impl.config import TIMING_FIELDS
 from reference_impl.strategies import strategy_names
 from reference_impl.web import SETTINGS_ENV, WebSettings
 
@@ -43,6 +45,8 @@ class Launch:
     env: dict[str, str]
     health: str
     contract: Contract
+    #: where the workers' own output goes (None: the harness's stderr, as the reference's)
+    output: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,14 @@ def launch_wsgi(where: Where, target: Target, regressions: Sequence[str]) -> Lau
             APP_ENV: wsgi.app,
             PATH_ENV: ":".join(folders),
             STATE_ENV: str(where.state_dir),
+            HEALTH_ENV: json.dumps(
+                {
+                    "status": "ok",
+                    "scale": where.scale,
+                    "config": {name: getattr(where.config, name) for name in TIMING_FIELDS},
+                    "bugs": sorted(regressions),
+                }
+            ),
         }
     )
     return Launch(
@@ -134,6 +146,8 @@ def launch_wsgi(where: Where, target: Target, regressions: Sequence[str]) -> Lau
         env=env,
         health=HEALTH_PATH,
         contract=Contract(http),
+        # An app logs as it pleases (a warning per 503): into a file, not the harness's output.
+        output=where.workdir / "app.log",
     )
 
 

@@ -30,6 +30,7 @@ from typing import Any
 
 __all__ = [
     "APP_ENV",
+    "HEALTH_ENV",
     "HEALTH_PATH",
     "LABEL_HEADER",
     "PATH_ENV",
@@ -41,6 +42,9 @@ __all__ = [
 APP_ENV = "SCANCHAOS_WSGI_APP"
 PATH_ENV = "SCANCHAOS_WSGI_PATH"
 STATE_ENV = "SCANCHAOS_STATE_DIR"
+#: what `HEALTH_PATH` declares beside the worker's pid (JSON: the scale, the scaled durations
+#: and the regressions switched on), as the reference's `GET /health` does for a load test
+HEALTH_ENV = "SCANCHAOS_HEALTH"
 #: the start request's label, sent by the harness's client (`harness.live.schedule`)
 LABEL_HEADER = "X-Scanchaos-Label"
 #: answered by the adapter itself: the master is up, whatever routes the app has
@@ -102,7 +106,8 @@ class Adapter:
         if pin is not None and pin != pid:
             return _answer(start_response, "421 Misdirected Request", b'{"misdirected":true}')
         if environ.get("PATH_INFO") == HEALTH_PATH:
-            return _answer(start_response, "200 OK", b'{"ok":true}')
+            health = {**json.loads(os.environ.get(HEALTH_ENV) or "{}"), "worker": int(pid)}
+            return _answer(start_response, "200 OK", json.dumps(health).encode())
         label = environ.get("HTTP_X_SCANCHAOS_LABEL")
         environ = {k: v for k, v in environ.items() if k not in _HARNESS_KEYS}
 
