@@ -134,6 +134,7 @@ def test_a_request_names_the_user_and_fills_the_path_as_the_contract_says() -> N
     assert FLASK_LIKE.identify("bob") == {"Authorization": "Bearer bob"}
     assert reference_contract().identify("bob") == {"X-User": "bob"}
     assert FLASK_LIKE.reply(502, b"<html>").status == "error"  # Gunicorn's own page
+    assert FLASK_LIKE.reply(200, b'{"scan": {"id"').status == "lost"  # its worker died mid-answer
 
 
 def _wsgi(app: Adapter, headers: dict[str, str]) -> tuple[str, dict[str, str], bytes]:
@@ -167,3 +168,24 @@ def test_the_adapter_names_the_worker_pins_and_files_the_running_label(tmp_path:
     status, headers, _ = _wsgi(adapter, {"X-Pin-Worker": "1", "X-Scanchaos-Label": "s2"})
     assert status.startswith("421") and headers["X-Worker"] == str(os.getpid())
     assert len(during) == 1  # a misdirected request never reaches the app
+
+
+def test_live_mode_refuses_an_in_process_target_other_than_the_reference(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    renamed = ROOT / "tests" / "targets" / "renamed.toml"
+    args = ["run", "post-completion-404", "--mode", "live", "--target", str(renamed)]
+    assert main(args) == 2
+    assert "live mode serves an in-process service only for the reference" in (
+        capsys.readouterr().err
+    )
+
+
+def test_a_load_nemesis_the_target_cannot_take_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    args = ["load", "--target", str(REFERENCE_WSGI), "--nemesis", "failover@5s"]
+    assert main([*args, "--out", str(tmp_path / "load")]) == 2
+    err = capsys.readouterr().err
+    assert "--nemesis failover: target 'reference-wsgi' cannot take it" in err
+    assert "faults.replication = false" in err

@@ -7,8 +7,10 @@
 Interface (kept stable for the load test and the pytest plugin):
 
 - `LiveCluster(*, workers, config, scale, profile, missing_columns, redis_server, workdir,
-  replicated)`: `config` is in scenario seconds, every duration (and the strategy profile)
-  multiplied by `scale` before the workers see it. `workdir` (a temporary directory by default,
+  replicated, target, regressions)`: `config` is in scenario seconds, every duration (and the
+  strategy profile) multiplied by `scale` before the workers see it. `target` (default: the
+  reference) is the service the workers run (`harness.live.launch`; a `[wsgi]` app with its own
+  `regressions` switched on) and `.contract` how requests to it are spoken. `workdir` (a temporary directory by default,
   removed on exit) holds Redis's directory, the SQLite performance database (`missing_columns`
   dropped), the worker settings, the per-worker state files and the logs.
 - A context manager: `__enter__` starts Redis (`RedisServer`, or with `replicated` a primary, a

@@ -6,8 +6,10 @@ same contract `targets/reference_wsgi.toml` writes down): the endpoint and its p
 who the user is (a header, a cookie or a bearer token) and where each part of a reply sits in
 the JSON body. A reply becomes the harness's `Reply`: the service's status word mapped through
 `statuses`; a body without a known word mapped by its HTTP code through `codes`; anything else is
-`error` (5xx) or `bad_request`, with the body's reason when it has one. Times stay the service's
-wall clock (epoch seconds, or ISO 8601 text): the live schedule puts them in scenario time.
+`error` (5xx) or `bad_request`, with the body's reason when it has one, except a success whose
+body does not parse, which is an answer cut off by its worker's death (`lost`). Times stay the
+service's wall clock (epoch seconds, or ISO 8601 text): the live schedule puts them in scenario
+time.
 """
 
 from __future__ import annotations
@@ -102,6 +104,10 @@ class Contract:
             mapped = self.spec.codes.get(str(code))
             if mapped is not None:
                 return Reply(cast("Any", mapped))
+            if code < 400:
+                # A success whose body does not parse: its worker died while sending it (seen
+                # under load when a worker is killed mid-answer), not a request it refused.
+                return Reply("lost", reason=f"HTTP {code}: the answer was cut off")
             return Reply(_fallback(code), reason=f"HTTP {code}: not a scan reply")
         body = self.spec.body
         word = _at(data, body.status)

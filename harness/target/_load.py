@@ -213,6 +213,11 @@ def _http(http: HttpContract) -> str | None:
 
 
 def _faults(spec: TargetFile) -> str | None:
+    if spec.wsgi is not None and spec.faults.replication:
+        return (
+            "field faults.replication: a [wsgi] app is handed one Redis URL "
+            f"({spec.wsgi.redis_url_env}), so it cannot follow a failover; set it false"
+        )
     columns = spec.faults.drop_column
     if not columns:
         return None
