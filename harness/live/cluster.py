@@ -10,9 +10,10 @@ Interface (kept stable for the load test and the pytest plugin):
   replicated, target, regressions)`: `config` is in scenario seconds, every duration (and the
   strategy profile) multiplied by `scale` before the workers see it. `target` (default: the
   reference) is the service the workers run (`harness.live.launch`; a `[wsgi]` app with its own
-  `regressions` switched on) and `.contract` how requests to it are spoken. `workdir` (a temporary directory by default,
-  removed on exit) holds Redis's directory, the SQLite performance database (`missing_columns`
-  dropped), the worker settings, the per-worker state files and the logs.
+  `regressions` switched on) and `.contract` how requests to it are spoken. `workdir` (a
+  temporary directory by default, removed on exit) holds Redis's directory, the SQLite
+  performance database (`missing_columns` dropped), the worker settings, the per-worker state
+  files and the logs.
 - A context manager: `__enter__` starts Redis (`RedisServer`, or with `replicated` a primary, a
   replica and three Sentinels), seeds the database and starts Gunicorn (`GunicornServer`),
   waiting on conditions with deadlines; `__exit__` stops all of it, also after an error.
