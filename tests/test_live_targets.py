@@ -189,3 +189,13 @@ def test_a_load_nemesis_the_target_cannot_take_is_refused(
     err = capsys.readouterr().err
     assert "--nemesis failover: target 'reference-wsgi' cannot take it" in err
     assert "faults.replication = false" in err
+
+
+@pytest.mark.live
+def test_the_pytest_plugin_runs_a_scenario_on_a_target(run_scenario: Any) -> None:
+    buggy = run_scenario(
+        INCIDENT, mode="live", bugs=("cleanup-ignores-redis",), target=REFERENCE_WSGI
+    )
+    assert buggy.verdict.violated() == {"reachable-until-expiry"}
+    with pytest.raises(ValueError, match="a WSGI target runs live only"):
+        run_scenario(INCIDENT, target=REFERENCE_WSGI)
