@@ -118,7 +118,7 @@ MALFORMED = [
     ),
     (
         "database_init not found",
-        WSGI.replace('redis_url_env = ', 'database_init = "nowhere.db:init"\nredis_url_env = '),
+        WSGI.replace("redis_url_env = ", 'database_init = "nowhere.db:init"\nredis_url_env = '),
         "field wsgi.database_init: no module 'nowhere.db'",
     ),
     (
