@@ -199,3 +199,15 @@ def test_the_pytest_plugin_runs_a_scenario_on_a_target(run_scenario: Any) -> Non
     assert buggy.verdict.violated() == {"reachable-until-expiry"}
     with pytest.raises(ValueError, match="a WSGI target runs live only"):
         run_scenario(INCIDENT, target=REFERENCE_WSGI)
+
+
+@pytest.mark.live
+def test_an_app_that_cannot_start_is_named_with_its_error(
+    redis_server_binary: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    broken = ROOT / "tests" / "targets" / "broken.toml"
+    args = ["run", "post-completion-404", "--mode", "live", "--target", str(broken)]
+    assert main([*args, "--redis-server", redis_server_binary, "--out", str(tmp_path)]) == 3
+    err = capsys.readouterr().err
+    assert "Gunicorn exited while starting" in err
+    assert "RuntimeError: broken_app cannot start: BROKEN_APP_URL is not set" in err

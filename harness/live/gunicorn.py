@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 import psutil
+from mirakuru.exceptions import ProcessExitedWithError
 
 from harness.live.processes import GuardedHTTPExecutor, snapshot, wait_gone
 from harness.live.redis_server import LiveClusterError
@@ -91,10 +92,23 @@ class GunicornServer:
                 stderr=sink,
             )
             self._executor.start()
+        except ProcessExitedWithError as error:
+            # Most often the app itself: an import error, a setting missing from its
+            # environment. Its traceback is in the logs, which go with the cluster's folder.
+            raise LiveClusterError(
+                f"Gunicorn exited while starting {self.app} (exit code {error.exit_code}); "
+                f"the end of its log:\n{self._log_tail()}"
+            ) from None
         finally:
             if sink is not None:
                 sink.close()  # the master holds its own copy of the descriptor
         self.port = self._executor.port
+
+    def _log_tail(self, lines: int = 12) -> str:
+        """The end of Gunicorn's error log: a worker's boot traceback (the master's own output,
+        in `output`, ends with its halt, which says less)."""
+        text = self.log.read_text(encoding="utf-8", errors="replace") if self.log.is_file() else ""
+        return "\n".join(f"  {line}" for line in text.splitlines()[-lines:]) or "  (empty)"
 
     @property
     def url(self) -> str:
