@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import json
 import math
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, cast
 from sqlalchemy import inspect, text
 
 from harness.live.contract import Contract, reference_contract
+from harness.live.redis_server import LiveClusterError
 from harness.live.wsgi_adapter import APP_ENV, HEALTH_ENV, HEALTH_PATH, PATH_ENV, STATE_ENV
 from reference_impl import ServiceConfig, StrategyProfile, open_engine, seed_database
 from reference_impl import drop_column as reference_drop
@@ -115,7 +117,13 @@ def launch_wsgi(where: Where, target: Target, regressions: Sequence[str]) -> Lau
         _seed_reference(where)
     else:
         init = cast("Callable[[str, int, list[str]], None]", _imported(wsgi.database_init, folders))
-        init(where.database_url, where.strategies, list(where.missing_columns))
+        try:
+            init(where.database_url, where.strategies, list(where.missing_columns))
+        except Exception as error:
+            raise LiveClusterError(
+                f"{target.ref}: field wsgi.database_init: {wsgi.database_init} failed: "
+                f"{type(error).__name__}: {error}"
+            ) from error
     env = dict(wsgi.env)
     env[wsgi.redis_url_env] = where.redis_url
     if wsgi.database_url_env is not None:
@@ -128,7 +136,7 @@ def launch_wsgi(where: Where, target: Target, regressions: Sequence[str]) -> Lau
     env.update(
         {
             APP_ENV: wsgi.app,
-            PATH_ENV: ":".join(folders),
+            PATH_ENV: os.pathsep.join(folders),
             STATE_ENV: str(where.state_dir),
             HEALTH_ENV: json.dumps(
                 {
