@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from harness.checker import INVARIANTS, UnknownInvariantError, Verdict
 from harness.cli_parser import parser as _parser
+from harness.cli_target import chosen_bugs, chosen_target
 from harness.exits import EXIT_BAD_INPUT, EXIT_INFRA, EXIT_PASS, EXIT_VIOLATION, BadInput
 from harness.history import History, HistoryFormatError
 from harness.live.cluster import LiveClusterError
@@ -37,7 +38,6 @@ from reference_impl import BUGS, UnknownBugError, validate_bugs
 
 if TYPE_CHECKING:
     from harness.live.runner import LiveOptions
-    from harness.target import Target
 
 
 def _live_options(args: argparse.Namespace) -> LiveOptions:
@@ -59,34 +59,12 @@ def _out(args: argparse.Namespace, label: str) -> Path:
     return prepare_out_dir(args.out or default_out_dir(label))
 
 
-def _target(args: argparse.Namespace) -> Target:
-    """`--target FILE`, validated (default: the reference); live mode takes only the reference
-    for now: another target's workers are served through the WSGI adapter, not yet built."""
-    from harness.target import load_target, reference_target
-
-    target = reference_target() if args.target is None else load_target(args.target)
-    if getattr(args, "mode", "sim") == "live" and not target.is_reference:
-        raise BadInput(
-            f"--target {args.target}: live mode runs only the reference target so far; "
-            "run this target with --mode sim"
-        )
-    return target
-
-
-def _bugs(args: argparse.Namespace, target: Target) -> tuple[str, ...]:
-    """`--bug` names: the reference's planted regressions, or the target's own."""
-    if target.is_reference:
-        return tuple(sorted(validate_bugs(args.bug)))
-    target.check_regressions(args.bug)
-    return tuple(sorted(set(args.bug)))
-
-
 def _cmd_run(args: argparse.Namespace) -> int:
     from harness.report import format_run, write_run
     from harness.runner import simulate
 
-    target = _target(args)
-    bugs = _bugs(args, target)
+    target = chosen_target(args)
+    bugs = chosen_bugs(args, target)
     check_junit(args.junit)
     scenario, _ = load(resolve(args.scenario))
     if (why := target.not_applicable(scenario)) is not None:
@@ -101,7 +79,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
         from harness.live.runner import run_live
 
         result = run_live(
-            scenario, bugs=bugs, seed=args.seed, options=options, ref=args.scenario, journal=journal
+            scenario,
+            bugs=bugs,
+            seed=args.seed,
+            options=options,
+            ref=args.scenario,
+            journal=journal,
+            target=target,
         )
     else:
         result = simulate(
@@ -185,7 +169,7 @@ def _cmd_gate(args: argparse.Namespace) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise BadInput(f"--jobs: must be at least 1, got {args.jobs}")
     check_junit(args.junit)
-    target = _target(args)
+    target = chosen_target(args)
     names = gate_refs(args.scenario, only=args.only)
     # Every scenario is loaded and validated before anything runs.
     loaded = [load(name) for name in names]
@@ -202,7 +186,12 @@ def _cmd_gate(args: argparse.Namespace) -> int:
 
         begin_live(out)
         result = run_live_gate(
-            scenarios, seed=args.seed, options=options, jobs=args.jobs or 2, refs=refs
+            scenarios,
+            seed=args.seed,
+            options=options,
+            jobs=args.jobs or 2,
+            refs=refs,
+            target=target,
         )
     else:
         result = run_gate(

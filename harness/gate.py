@@ -125,7 +125,13 @@ def _run(job: _Job, cancel: threading.Event | None) -> RunResult:
     from harness.live.runner import run_live
 
     return run_live(
-        job.scenario, bugs=bugs, seed=job.seed, options=job.live, ref=job.ref, cancel=cancel
+        job.scenario,
+        bugs=bugs,
+        seed=job.seed,
+        options=job.live,
+        ref=job.ref,
+        cancel=cancel,
+        target=job.target,
     )
 
 
@@ -253,7 +259,7 @@ def gate_result(
         cells=[d.cell for d in done if d.cell is not None],
         bugs=bugs,
         scenarios=tuple(s.name for s in ran),
-        claims=claims_of([(s.name, _catches(s, target)) for s in ran], held),
+        claims=claims_of([(s.name, catches_of(s, target)) for s in ran], held),
         baseline_seconds={d.run.scenario.name: d.seconds for d in baseline if d.run is not None},
         seconds=seconds,
         jobs=jobs,
@@ -282,8 +288,10 @@ def run_gate(
     matrix's rows (default for `bugs`), and a scenario whose faults it cannot take is reported
     not applicable (`Target.not_applicable`) instead of run.
     """
-    chosen = tuple(bugs) if bugs is not None else _regressions(target)
-    skipped = _not_applicable(scenarios, target)
+    chosen = (
+        tuple(bugs) if bugs is not None else tuple(BUGS) if target is None else target.regressions
+    )
+    skipped = not_applicable_to(scenarios, target)
     pairs = [
         (i, bug)
         for i, scenario in enumerate(scenarios)
@@ -305,17 +313,13 @@ def run_gate(
     )
 
 
-def _regressions(target: Target | None) -> tuple[str, ...]:
-    return tuple(BUGS) if target is None else target.regressions
-
-
-def _not_applicable(scenarios: Sequence[Scenario], target: Target | None) -> dict[str, str]:
+def not_applicable_to(scenarios: Sequence[Scenario], target: Target | None) -> dict[str, str]:
     if target is None:
         return {}
     return {s.name: why for s in scenarios if (why := target.not_applicable(s)) is not None}
 
 
-def _catches(scenario: Scenario, target: Target | None) -> tuple[str, ...]:
+def catches_of(scenario: Scenario, target: Target | None) -> tuple[str, ...]:
     """What `scenario` claims to catch: its own `catches`, and the target's `caught_by`."""
     if target is None:
         return scenario.catches
@@ -384,7 +388,9 @@ def format_gate(result: GateResult) -> str:
             lines.append("the simulation gate fails on these scenarios: fix that first")
         mismatches = result.mismatches
         lines += [f"DIFFERS FROM SIMULATION: {m.describe()}" for m in mismatches]
-        if not mismatches:
+        if result.baseline_simulated is None:
+            lines.append(f"target {result.target!r} runs live only: no simulation to hold it to")
+        elif not mismatches:
             lines.append("every live verdict agrees with the simulated one")
     runs = len(result.baseline) + len(result.cells)
     unit = "cluster(s) side by side" if live else "process(es)"

@@ -13,6 +13,10 @@ Users:
   which must get 404).
 - `LatestUser`: reads "latest" of the users with scans.
 
+With `--target FILE` (a target file, see docs/targets.md) the users speak that target's `[http]`
+contract (its paths, its user identity, its reply shape) and read its timing from the WSGI
+adapter's health path; without it, the reference's API.
+
 Every request is also recorded (see `harness.load.record`) in `--history-dir`, one file per Locust
 process. At quit the process that owns the verdict (the local runner, or the master of a distributed
 run once its workers have finished their files) merges the folder, runs the harness's `Checker`
@@ -29,6 +33,7 @@ import shlex
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,7 +47,8 @@ from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
 from harness.checker import Checker
-from harness.history import OpKind
+from harness.live.contract import Contract, Operation, reference_contract
+from harness.live.wsgi_adapter import HEALTH_PATH, LABEL_HEADER
 from harness.load.record import (
     OpRecorder,
     ServiceInfo,
@@ -52,7 +58,6 @@ from harness.load.record import (
 )
 from harness.report import format_run, write_run
 from reference_impl import Reply
-from reference_impl.entry import ReplyStatus
 
 HISTORY_ENV = "SCANCHAOS_HISTORY_DIR"
 #: how long the master waits for its workers to finish their files
@@ -73,6 +78,9 @@ class _State:
     folder: Path = Path("reports/runs/locust")
     linger: float = 60.0
     poll_interval: float = 0.05
+    #: how requests and replies are spoken (the target's `[http]`; the reference's by default)
+    contract: Contract = field(default_factory=reference_contract)
+    health: str = "/health"
     service: ServiceInfo = field(default_factory=ServiceInfo)
     recorder: OpRecorder | None = None
     #: scans this process is watching, shared by its users (scan id -> owner)
@@ -110,6 +118,11 @@ def _options(parser: LocustArgumentParser) -> None:
     parser.add_argument(
         "--poll-interval", type=float, default=0.05, help="wall seconds between a user's requests"
     )
+    parser.add_argument(
+        "--target",
+        default="",
+        help="a target file: speak its [http] contract (default: the reference)",
+    )
 
 
 def _init(environment: Environment, **_: Any) -> None:
@@ -118,12 +131,12 @@ def _init(environment: Environment, **_: Any) -> None:
         ScanUser.fixed_count = max(0, int(options.scanners))
 
 
-def _service_info(host: str) -> ServiceInfo:
-    """What the service declares about its timing, read from `GET /health` once."""
+def _service_info(host: str, health: str) -> ServiceInfo:
+    """What the service declares about its timing, read from its health path once."""
     deadline = time.time() + 30.0
     while True:
         try:
-            with urllib.request.urlopen(f"{host.rstrip('/')}/health", timeout=5) as response:
+            with urllib.request.urlopen(f"{host.rstrip('/')}{health}", timeout=5) as response:
                 data: dict[str, Any] = json.loads(response.read())
             return ServiceInfo.from_health(data)
         except OSError:
@@ -146,22 +159,33 @@ def _test_start(environment: Environment, **_: Any) -> None:
     state.folder = Path(options.history_dir)
     state.linger = float(options.linger)
     state.poll_interval = float(options.poll_interval)
-    state.service = _service_info(environment.host)
+    if options.target:
+        from harness.target import load_target
+
+        http = load_target(options.target).spec.http
+        if http is not None:  # a [wsgi] target, under the harness's WSGI adapter
+            state.contract, state.health = Contract(http), HEALTH_PATH
+    state.service = _service_info(environment.host, state.health)
     state.recorder = OpRecorder(state.folder, state.service)
 
 
-def _reply(response: FastResponse) -> tuple[Reply, str]:
+def _reply(response: FastResponse, contract: Contract) -> tuple[Reply, str]:
     code = response.status_code
     headers = response.headers
     worker = str(headers.get("X-Worker") or "?") if headers is not None else "?"
     if code == 0:
         return Reply("lost", reason=str(getattr(response, "error", "connection dropped"))), worker
-    try:
-        return Reply.from_dict(json.loads(response.content or b"")), worker
-    except (ValueError, TypeError):
-        # Not the service's own reply: Gunicorn's error page, a proxy's...
-        status: ReplyStatus = "error" if code >= 500 else "bad_request"
-        return Reply(status, reason=f"HTTP {code} without a service reply"), worker
+    # Not a reply of the contract (Gunicorn's error page, a proxy's...) reads as error or
+    # bad_request with its HTTP code.
+    return contract.reply(code, response.content or b""), worker
+
+
+#: the name Locust's statistics give each operation (one row per endpoint, not per scan id)
+_NAMES: dict[Operation, Callable[[Contract], str]] = {
+    "start": lambda c: " ".join(c.endpoint("start", "[user]")),
+    "status": lambda c: c.spec.status.path.replace("{scan_id}", "[id]"),
+    "latest": lambda c: c.spec.latest.path,
+}
 
 
 class _ScanClient(FastHttpUser):
@@ -174,22 +198,30 @@ class _ScanClient(FastHttpUser):
 
     def call(
         self,
-        op: OpKind,
+        op: Operation,
         user: str,
-        method: str,
-        path: str,
-        name: str,
         scan_id: str | None = None,
         found: dict[str, str] | None = None,
     ) -> Reply:
         """One request, recorded. `found` is where a start learns the id of its scan when its
         own reply has none (its worker was killed): the client found it through "latest"."""
+        contract = self.state.contract
+        method, path = contract.endpoint(op, user, scan_id)
+        headers = contract.identify(user)
+        if op == "start":
+            # A WSGI target's worker files its running start under this label, so the nemesis
+            # can aim `kill-scan` at it (the reference keeps state files of its own).
+            headers[LABEL_HEADER] = user
         start = time.time()
         with self.client.request(
-            method, path, name=name, headers={"X-User": user}, catch_response=True
+            method,
+            path,
+            name=_NAMES[op](contract),
+            headers=headers,
+            catch_response=True,
         ) as response:
             end = time.time()
-            reply, worker = _reply(response)
+            reply, worker = _reply(response, contract)
             if reply.status in ("error", "lost"):
                 response.failure(f"{reply.status}: {reply.reason or response.status_code}")
             else:
@@ -207,10 +239,10 @@ class _ScanClient(FastHttpUser):
         return state_of(self.environment)
 
     def status(self, user: str, scan_id: str) -> Reply:
-        return self.call("status", user, "GET", f"/scans/{scan_id}", "/scans/[id]", scan_id)
+        return self.call("status", user, scan_id)
 
     def latest(self, user: str) -> Reply:
-        return self.call("latest", user, "GET", "/scans/latest", "/scans/latest")
+        return self.call("latest", user)
 
     def pause(self) -> None:
         gevent.sleep(self.state.poll_interval)
@@ -231,9 +263,7 @@ class ScanUser(_ScanClient):
         scale, timing = service.scale, service.timing
         began = time.time()
         found: dict[str, str] = {}
-        starter = gevent.spawn(
-            self.call, "start", self.user_id, "POST", "/scans", "POST /scans", found=found
-        )
+        starter = gevent.spawn(self.call, "start", self.user_id, found=found)
         # Budget + stall timeout: by then a scan is terminal even when its worker died.
         settle = (timing.scan_budget + timing.stall_timeout + timing.heartbeat_interval) * scale
         give_up = began + settle + 10 * timing.cleanup_interval * scale + 5.0

@@ -112,6 +112,16 @@ MALFORMED = [
         "field wsgi.app: no module 'nowhere.app'",
     ),
     (
+        "wsgi app asked to follow a failover",
+        WSGI + "[faults]\nreplication = true\n",
+        "field faults.replication: a [wsgi] app is handed one Redis URL",
+    ),
+    (
+        "database_init not found",
+        WSGI.replace("redis_url_env = ", 'database_init = "nowhere.db:init"\nredis_url_env = '),
+        "field wsgi.database_init: no module 'nowhere.db'",
+    ),
+    (
         "status path without the id",
         WSGI.replace("/scans/{scan_id}", "/scans/one"),
         "field http.status.path: must hold {scan_id}",

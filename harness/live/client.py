@@ -1,15 +1,17 @@
-"""The harness's HTTP client for the live service: one request, one `Reply`, who served it."""
+"""The harness's HTTP client for a live service: one request, one `Reply`, who served it.
+
+What a request says and how its answer reads are the target's `[http]` contract
+(`harness.live.contract`; the reference's by default)."""
 
 from __future__ import annotations
 
 import http.client
-import json
 import time
 from dataclasses import dataclass, replace
 
+from harness.live.contract import Contract, reference_contract
 from reference_impl import Reply
 
-USER_HEADER = "X-User"
 WORKER_HEADER = "X-Worker"
 PIN_HEADER = "X-Pin-Worker"
 #: wall seconds between two attempts to reach a pinned worker
@@ -36,18 +38,23 @@ def call(
     timeout: float,
     body: bytes = b"",
     pin: int | None = None,
+    contract: Contract | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Exchange:
     """Send one request on a fresh connection (as a load balancer would), never raising.
 
-    A dropped connection or a client timeout reads as `lost`; a response that is not a JSON
-    reply (e.g. Gunicorn's own error page) reads as `error` with its HTTP code.
+    `user` is named as `contract` says (default: the reference's `X-User`), and the answer read
+    through it. A dropped connection or a client timeout reads as `lost`; a response that is
+    not a reply of the contract (e.g. Gunicorn's own error page) reads as `error` or
+    `bad_request` with its HTTP code.
     """
-    headers = {"Connection": "close"}
+    contract = contract or reference_contract()
+    sent_headers = {"Connection": "close", **(headers or {})}
     if user is not None:
-        headers[USER_HEADER] = user
+        sent_headers.update(contract.identify(user))
     if pin is not None:
-        return _pinned(port, method, path, headers, pin, timeout, body)
-    return _once(port, method, path, headers, timeout, body)
+        return _pinned(port, method, path, sent_headers, pin, timeout, body, contract)
+    return _once(port, method, path, sent_headers, timeout, body, contract)
 
 
 def _pinned(
@@ -58,13 +65,15 @@ def _pinned(
     pin: int,
     timeout: float,
     body: bytes,
+    contract: Contract,
 ) -> Exchange:
     """Send until worker `pin` takes the request; it counts as sent at the first attempt."""
     headers = {**headers, PIN_HEADER: str(pin)}
     first = time.time()
     deadline = time.monotonic() + timeout
     while True:
-        ex = _once(port, method, path, headers, max(0.1, deadline - time.monotonic()), body)
+        left = max(0.1, deadline - time.monotonic())
+        ex = _once(port, method, path, headers, left, body, contract)
         if ex.code != 421:
             return replace(ex, sent=first)
         if time.monotonic() >= deadline:
@@ -74,7 +83,13 @@ def _pinned(
 
 
 def _once(
-    port: int, method: str, path: str, headers: dict[str, str], timeout: float, body: bytes
+    port: int,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    timeout: float,
+    body: bytes,
+    contract: Contract,
 ) -> Exchange:
     sent = time.time()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
@@ -95,11 +110,4 @@ def _once(
         conn.close()
     pid_text = response.getheader(WORKER_HEADER)
     worker = int(pid_text) if pid_text and pid_text.isdigit() else None
-    try:
-        reply = Reply.from_dict(json.loads(raw))
-    except (ValueError, TypeError):
-        reply = Reply(
-            "error" if response.status >= 500 else "bad_request",
-            reason=f"HTTP {response.status}: not a scan reply",
-        )
-    return Exchange(reply, worker, sent, answered, response.status)
+    return Exchange(contract.reply(response.status, raw), worker, sent, answered, response.status)

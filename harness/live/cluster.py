@@ -7,10 +7,13 @@
 Interface (kept stable for the load test and the pytest plugin):
 
 - `LiveCluster(*, workers, config, scale, profile, missing_columns, redis_server, workdir,
-  replicated)`: `config` is in scenario seconds, every duration (and the strategy profile)
-  multiplied by `scale` before the workers see it. `workdir` (a temporary directory by default,
-  removed on exit) holds Redis's directory, the SQLite performance database (`missing_columns`
-  dropped), the worker settings, the per-worker state files and the logs.
+  replicated, target, regressions)`: `config` is in scenario seconds, every duration (and the
+  strategy profile) multiplied by `scale` before the workers see it. `target` (default: the
+  reference) is the service the workers run (`harness.live.launch`; a `[wsgi]` app with its own
+  `regressions` switched on) and `.contract` how requests to it are spoken. `workdir` (a
+  temporary directory by default, removed on exit) holds Redis's directory, the SQLite
+  performance database (`missing_columns` dropped), the worker settings, the per-worker state
+  files and the logs.
 - A context manager: `__enter__` starts Redis (`RedisServer`, or with `replicated` a primary, a
   replica and three Sentinels), seeds the database and starts Gunicorn (`GunicornServer`),
   waiting on conditions with deadlines; `__exit__` stops all of it, also after an error.
@@ -41,13 +44,15 @@ import threading
 import time
 from collections.abc import Collection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
 
 from harness.history import History, RunInfo, Timing
+from harness.live.contract import Contract, reference_contract
 from harness.live.faults import OutageKind
 from harness.live.gunicorn import GunicornServer
+from harness.live.launch import drop_column, gunicorn_timeout, prepare
 from harness.live.leftovers import forget_folder, record_folder
 from harness.live.redis_server import (
     LiveClusterError,
@@ -59,15 +64,10 @@ from harness.live.schedule import LiveSchedule
 from harness.live.sentinel import ReplicatedRedis
 from harness.live.state import read_state_files
 from harness.live.timing import ScenarioClock, live_config
-from reference_impl import (
-    ServiceConfig,
-    StrategyProfile,
-    drop_column,
-    open_engine,
-    seed_database,
-)
-from reference_impl.strategies import strategy_names
-from reference_impl.web import SETTINGS_ENV, WebSettings
+from reference_impl import ServiceConfig, StrategyProfile
+
+if TYPE_CHECKING:
+    from harness.target import Target
 
 __all__ = [
     "LiveCluster",
@@ -106,6 +106,8 @@ class LiveCluster:
         outage: OutageKind = "stop",
         cancel: threading.Event | None = None,
         replicated: bool = False,
+        target: Target | None = None,
+        regressions: tuple[str, ...] = (),
     ) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
@@ -116,6 +118,11 @@ class LiveCluster:
         self.scale = scale
         self.profile = profile or StrategyProfile()
         self.missing_columns = missing_columns
+        #: the service under test (None: the reference); a `[wsgi]` target runs under the
+        #: WSGI adapter with its `regressions` (its own, by name) switched on
+        self.target = target if target is not None and not target.is_reference else None
+        self.regressions = regressions
+        self.contract: Contract = reference_contract()
         self.redis_binary = find_redis_server(redis_server)
         self.redis: RedisServer | None = None
         #: a primary, a replica and three Sentinels instead of one Redis (`replicated=True`)
@@ -147,6 +154,10 @@ class LiveCluster:
         return self.workdir / "performance.sqlite"
 
     @property
+    def database_url(self) -> str:
+        return f"sqlite:///{self.database_path}"
+
+    @property
     def worker_config(self) -> ServiceConfig:
         return live_config(self.config, self.scale)
 
@@ -169,11 +180,6 @@ class LiveCluster:
 
     def _start(self) -> None:
         self.state_dir.mkdir(exist_ok=True)
-        engine = open_engine(f"sqlite:///{self.database_path}")
-        try:
-            seed_database(engine, strategy_names(self.config.strategies), self.missing_columns)
-        finally:
-            engine.dispose()
         sentinels: tuple[tuple[str, int], ...] = ()
         if self.replicated:
             self.redis_pair = ReplicatedRedis(
@@ -183,26 +189,17 @@ class LiveCluster:
             sentinels = tuple(self.redis_pair.sentinel_addresses)
         else:
             self.redis = RedisServer(self.workdir / "redis", binary=self.redis_binary).__enter__()
-        cfg = self.worker_config
-        settings = WebSettings(
-            sentinels=sentinels,
-            config=cfg,
-            redis_url=self.redis.url,
-            database_url=f"sqlite:///{self.database_path}",
-            profile=StrategyProfile(
-                seconds=self.profile.seconds * self.scale, hang=self.profile.hang
-            ),
-            state_dir=str(self.state_dir),
-            scale=self.scale,
-        )
-        settings_path = self.workdir / "web-settings.json"
-        settings_path.write_text(settings.to_json(), encoding="utf-8")
+        launch = prepare(self, sentinels)
+        self.contract = launch.contract
         self._gunicorn = GunicornServer(
-            app="reference_impl.web:app",
+            app=launch.app,
             workers=self.workers,
-            timeout=max(1, math.ceil(cfg.worker_timeout)),
+            timeout=gunicorn_timeout(self.worker_config),
             log=self.workdir / "gunicorn.log",
-            env={SETTINGS_ENV: str(settings_path)},
+            env=launch.env,
+            config=launch.config,
+            health=launch.health,
+            output=launch.output,
         )
         self._gunicorn.start()
         self.port = self._gunicorn.port
@@ -306,10 +303,17 @@ class LiveCluster:
         alive = set(self.worker_pids())
         return {pid: data for pid, data in read_state_files(self.state_dir) if pid in alive}
 
-    def scan_record(self, scan_id: str) -> tuple[int, dict[str, Any]] | None:
-        """The worker that ran (or runs) `scan_id`, dead or alive, from its state file."""
-        files = read_state_files(self.state_dir)
-        return next((entry for entry in files if entry[1].get("scan_id") == scan_id), None)
+    def scan_record(
+        self, scan_id: str | None, label: str | None = None
+    ) -> tuple[int, dict[str, Any]] | None:
+        """The worker that ran (or runs) `scan_id` (or the start labelled `label`, as the
+        WSGI adapter files it), dead or alive, from its state file."""
+
+        def ran(data: dict[str, Any]) -> bool:
+            named = scan_id is not None and data.get("scan_id") == scan_id
+            return named or (label is not None and data.get("label") == label)
+
+        return next((entry for entry in read_state_files(self.state_dir) if ran(entry[1])), None)
 
     # -- Redis faults -------------------------------------------------------------------
 
@@ -350,11 +354,7 @@ class LiveCluster:
     # -- database faults ----------------------------------------------------------------
 
     def alter_drop_column(self, name: str) -> None:
-        engine = open_engine(f"sqlite:///{self.database_path}")
-        try:
-            drop_column(engine, name)
-        finally:
-            engine.dispose()
+        drop_column(self.database_url, name, reference=self.target is None)
 
     # -- the Cluster protocol (see harness.live.schedule) -------------------------------
 

@@ -15,10 +15,20 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from harness.gate import GateResult, default_jobs, gate_result, plan_jobs, run_gate, run_matrix
+from harness.gate import (
+    GateResult,
+    catches_of,
+    default_jobs,
+    gate_result,
+    not_applicable_to,
+    plan_jobs,
+    run_gate,
+    run_matrix,
+)
 from harness.live.redis_server import find_redis_server
-from harness.live.runner import LiveOptions
+from harness.live.runner import LiveOptions, check_live
 from harness.scenario import Scenario
+from harness.target import Target
 from reference_impl import BUGS
 
 __all__ = ["LIVE_LIMITS", "hold_to_simulation", "live_limits", "plan", "run_live_gate"]
@@ -87,8 +97,15 @@ def run_live_gate(
     jobs: int = 2,
     bugs: Sequence[str] | None = None,
     refs: Mapping[str, str] | None = None,
+    target: Target | None = None,
 ) -> GateResult:
-    """Run the simulated gate, then the live runs it implies, `jobs` clusters at a time."""
+    """Run the simulated gate, then the live runs it implies, `jobs` clusters at a time.
+
+    A target other than the reference (a WSGI app) has no simulation: see `run_target_gate`."""
+    if target is not None and not target.is_reference:
+        return run_target_gate(
+            scenarios, target, seed=seed, options=options, jobs=jobs, bugs=bugs, refs=refs
+        )
     chosen = tuple(bugs) if bugs is not None else tuple(BUGS)
     options = options or LiveOptions()
     find_redis_server(options.redis_server)  # refuse at once, before the simulated gate runs
@@ -109,3 +126,42 @@ def run_live_gate(
         claimed=live_bugs,
     )
     return hold_to_simulation(live, sim, limited)
+
+
+def run_target_gate(
+    scenarios: Sequence[Scenario],
+    target: Target,
+    *,
+    seed: int = 0,
+    options: LiveOptions | None = None,
+    jobs: int = 2,
+    bugs: Sequence[str] | None = None,
+    refs: Mapping[str, str] | None = None,
+) -> GateResult:
+    """The live gate of a target that runs live only: every scenario it can take on its fixed
+    service, then each of its regressions against the scenarios that claim it (their `catches`
+    and the target's `caught_by`; if none, every scenario). Nothing to hold to a simulation."""
+    check_live(target)
+    options = options or LiveOptions()
+    find_redis_server(options.redis_server)
+    chosen = tuple(bugs) if bugs is not None else target.regressions
+    skipped = not_applicable_to(scenarios, target)
+    ran = [i for i, s in enumerate(scenarios) if s.name not in skipped]
+    pairs: list[tuple[int, str | None]] = [(i, None) for i in ran]
+    for bug in chosen:
+        claimed = [i for i in ran if bug in catches_of(scenarios[i], target)]
+        pairs += [(i, bug) for i in claimed or ran]
+    began = time.perf_counter()
+    plan = plan_jobs(scenarios, pairs, seed=seed, refs=refs, live=options, target=target)
+    done = run_matrix(plan, jobs)
+    live = gate_result(
+        scenarios,
+        done,
+        seed=seed,
+        bugs=chosen,
+        seconds=time.perf_counter() - began,
+        jobs=jobs,
+        target=target,
+        not_applicable=skipped,
+    )
+    return replace(live, mode="live")

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 import psutil
+from mirakuru.exceptions import ProcessExitedWithError
 
 from harness.live.processes import GuardedHTTPExecutor, snapshot, wait_gone
 from harness.live.redis_server import LiveClusterError
@@ -42,6 +43,7 @@ class GunicornServer:
         env: dict[str, str],
         config: str = "python:reference_impl.gunicorn_conf",
         health: str = "/health",
+        output: Path | None = None,
     ) -> None:
         self.app = app
         self.workers = workers
@@ -50,6 +52,9 @@ class GunicornServer:
         self.env = env
         self.config = config
         self.health = health
+        #: where the master's and workers' own stdout and stderr go (an app's logging, say)
+        #: instead of the harness's terminal; None: stderr is the harness's, stdout discarded
+        self.output = output
         self.port = 0
         self._executor: GuardedHTTPExecutor | None = None
 
@@ -72,19 +77,38 @@ class GunicornServer:
         ]
 
     def start(self) -> None:
-        self._executor = GuardedHTTPExecutor(
-            self._command(),
-            what="gunicorn master",
-            url=f"http://127.0.0.1:0{self.health}",
-            method="GET",
-            timeout=START_TIMEOUT,
-            sleep=0.02,
-            envvars=self.env,
-            stop_signal=signal.SIGINT,
-            stdout=subprocess.DEVNULL,
-        )
-        self._executor.start()
+        sink = self.output.open("ab") if self.output is not None else None
+        try:
+            self._executor = GuardedHTTPExecutor(
+                self._command(),
+                what="gunicorn master",
+                url=f"http://127.0.0.1:0{self.health}",
+                method="GET",
+                timeout=START_TIMEOUT,
+                sleep=0.02,
+                envvars=self.env,
+                stop_signal=signal.SIGINT,
+                stdout=sink or subprocess.DEVNULL,
+                stderr=sink,
+            )
+            self._executor.start()
+        except ProcessExitedWithError as error:
+            # Most often the app itself: an import error, a setting missing from its
+            # environment. Its traceback is in the logs, which go with the cluster's folder.
+            raise LiveClusterError(
+                f"Gunicorn exited while starting {self.app} (exit code {error.exit_code}); "
+                f"the end of its log:\n{self._log_tail()}"
+            ) from None
+        finally:
+            if sink is not None:
+                sink.close()  # the master holds its own copy of the descriptor
         self.port = self._executor.port
+
+    def _log_tail(self, lines: int = 12) -> str:
+        """The end of Gunicorn's error log: a worker's boot traceback (the master's own output,
+        in `output`, ends with its halt, which says less)."""
+        text = self.log.read_text(encoding="utf-8", errors="replace") if self.log.is_file() else ""
+        return "\n".join(f"  {line}" for line in text.splitlines()[-lines:]) or "  (empty)"
 
     @property
     def url(self) -> str:

@@ -19,6 +19,7 @@ from harness.live.slack import with_measured_slack
 from harness.live.timing import DEFAULT_SCALE, WALL_SLACK, default_slack
 from harness.runner import RunResult, drive_journaled, judge, run_info, service_config
 from harness.scenario import Scenario
+from harness.target import Target, TargetError
 
 __all__ = [
     "DEFAULT_SCALE",
@@ -50,17 +51,30 @@ def run_live(
     ref: str | None = None,
     cancel: threading.Event | None = None,
     journal: Path | None = None,
+    target: Target | None = None,
 ) -> RunResult:
-    """Run `scenario` on a fresh `LiveCluster` and check its history (in scenario time).
+    """Run `scenario` on a fresh `LiveCluster` of `target` (default: the reference) and check
+    its history (in scenario time). Another target's `bugs` are its own regressions.
 
     Setting `cancel` from another thread stops the run (`RunCancelled`) and the cluster;
     `journal` is a file the history is written to as the run goes (see `History.journal`).
     """
     opts = options or LiveOptions()
-    config = service_config(scenario, bugs)
+    check_live(target)
+    config = service_config(scenario, bugs, target)
     slack = opts.slack if opts.slack is not None else default_slack(opts.scale)
     scale = f" --scale {opts.scale}" if opts.scale != DEFAULT_SCALE else ""
-    info = run_info(scenario, config, mode="live", seed=seed, ref=ref, slack=slack, options=scale)
+    info = run_info(
+        scenario,
+        config,
+        mode="live",
+        seed=seed,
+        ref=ref,
+        slack=slack,
+        options=scale,
+        bugs=bugs,
+        target=target,
+    )
     cluster = LiveCluster(
         workers=scenario.workers,
         config=config,
@@ -72,9 +86,21 @@ def run_live(
         outage=opts.outage,
         cancel=cancel,
         replicated=scenario.replicated,
+        target=target,
+        regressions=bugs,
     )
     drive_journaled(scenario, cluster, journal)
     history = cluster.history
     if opts.slack is None:
         with_measured_slack(history, opts.scale)
     return judge(scenario, history)
+
+
+def check_live(target: Target | None) -> None:
+    """Refuse a target live mode cannot serve: an in-process `[service]` other than the
+    reference (live mode serves the reference's own web app, or a `[wsgi]` app)."""
+    if target is not None and target.kind == "service" and not target.is_reference:
+        raise TargetError(
+            f"{target.ref}: field service: live mode serves an in-process service only for the "
+            "reference; give the target a [wsgi] app, or run it with --mode sim"
+        )

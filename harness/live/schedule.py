@@ -30,7 +30,9 @@ from typing import TYPE_CHECKING
 
 from harness.history import History, OpKind, retime_reply
 from harness.live.client import Exchange, call
+from harness.live.contract import Operation
 from harness.live.faults import OutageKind, failover, lag, redis_down, redis_up, restart
+from harness.live.wsgi_adapter import LABEL_HEADER
 
 if TYPE_CHECKING:
     from harness.live.cluster import LiveCluster
@@ -182,8 +184,20 @@ class LiveSchedule:
             self.sent_at[label] = time.time()
         cfg = self.cluster.worker_config
         timeout = cfg.worker_timeout + cfg.effective_budget + 10.0
-        port = self.cluster.port
-        ex = call(port, "POST", "/scans", user=user, timeout=timeout, pin=self._pin(index))
+        contract = self.cluster.contract
+        method, path = contract.endpoint("start", user)
+        ex = call(
+            self.cluster.port,
+            method,
+            path,
+            user=user,
+            timeout=timeout,
+            pin=self._pin(index),
+            contract=contract,
+            # The WSGI adapter files the request under the step's label, so that a fault aimed
+            # at "the worker running this scan" finds it in any app (the reference ignores it).
+            headers={LABEL_HEADER: label},
+        )
         worker = ex.worker
         reply = ex.reply
         if reply.scan_id is not None:
@@ -193,7 +207,8 @@ class LiveSchedule:
             if found is not None:
                 pid, scan_id = found
                 worker = worker if worker is not None else pid
-                if reply.scan_id is None:
+                scan_id = scan_id or self.scan_ids.get(label)
+                if reply.scan_id is None and scan_id is not None:
                     self._learn(label, scan_id)
                     reply = replace(reply, scan_id=scan_id)
         if reply.status == "lost" and worker in self.killed:
@@ -212,12 +227,15 @@ class LiveSchedule:
                 self.history.fault("worker-timeout", end, end, str(worker))
         self._record("start", user, replace(ex, reply=reply), worker, label)
 
-    def _find_run(self, user: str, label: str) -> tuple[int, str] | None:
-        """The worker pid and scan id of `label`'s start, from the workers' state files."""
+    def _find_run(self, user: str, label: str) -> tuple[int, str | None] | None:
+        """The worker pid and scan id (when known) of `label`'s start, from the workers' state
+        files: the adapter's name the label, the reference's the scan."""
         scan_id = self.scan_ids.get(label)
+        record = self.cluster.scan_record(scan_id, label)
+        if record is not None:
+            return record[0], scan_id or _text(record[1].get("scan_id"))
         if scan_id is not None:
-            record = self.cluster.scan_record(scan_id)
-            return (record[0], scan_id) if record is not None else None
+            return None
         for pid, data in self.cluster.running_scans().items():
             if data.get("user") == user and self._label_of(user, data.get("started_at")) == label:
                 return pid, str(data["scan_id"])
@@ -225,9 +243,16 @@ class LiveSchedule:
 
     def _label_of(self, user: str, started_at: float | None) -> str | None:
         """Which of `user`'s start requests began the scan registered at `started_at` (wall):
-        the last one sent before it (a scan registers after its request is sent)."""
+        the last one sent before it (a scan registers after its request is sent). A reply
+        without a start time belongs to the user's one start whose scan is not known yet."""
         if started_at is None:
-            return None
+            with self.lock:
+                open_ = [
+                    label
+                    for label in self.sent_at
+                    if self.owners.get(label) == user and label not in self.scan_ids
+                ]
+            return open_[0] if len(open_) == 1 else None
         with self.lock:
             sent = [
                 (at, label)
@@ -236,27 +261,38 @@ class LiveSchedule:
             ]
         return max(sent)[1] if sent else None
 
-    def _read(self, path: str, user: str, index: int | None) -> Exchange:
-        port = self.cluster.port
-        return call(port, "GET", path, user=user, timeout=READ_TIMEOUT, pin=self._pin(index))
+    def _read(
+        self, op: Operation, user: str, index: int | None, scan_id: str | None = None
+    ) -> Exchange:
+        contract = self.cluster.contract
+        method, path = contract.endpoint(op, user, scan_id)
+        return call(
+            self.cluster.port,
+            method,
+            path,
+            user=user,
+            timeout=READ_TIMEOUT,
+            pin=self._pin(index),
+            contract=contract,
+        )
 
     def _poll(self, user: str, label: str, index: int | None) -> None:
         scan_id = self.scan_ids.get(label)
         if scan_id is None:  # not started yet: the client has no id to ask about
             self._latest(user, label, index)
             return
-        ex = self._read(f"/scans/{scan_id}", user, index)
+        ex = self._read("status", user, index, scan_id)
         if ex.reply.scan_id is None:
             ex = replace(ex, reply=replace(ex.reply, scan_id=scan_id))
         self._record("status", user, ex, ex.worker, label)
 
     def _latest(self, user: str, label: str | None, index: int | None) -> None:
-        ex = self._read("/scans/latest", user, index)
+        ex = self._read("latest", user, index)
         reply = ex.reply
         if (
             label is not None
             and reply.scan_id is not None
-            and reply.owner == user
+            and reply.owner in (user, None)  # a contract may not say whose scan it is
             and self._label_of(user, reply.started_at) == label
         ):
             self._learn(label, reply.scan_id)
@@ -350,3 +386,7 @@ class LiveSchedule:
         now = self._now()
         with self.lock:
             self.history.fault("drop-column", now, now, column)
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)

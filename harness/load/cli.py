@@ -11,7 +11,13 @@ from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 
-from harness.cli_options import bug_option, junit_option, out_option, seed_option
+from harness.cli_options import (
+    bug_option,
+    junit_option,
+    out_option,
+    seed_option,
+    target_option,
+)
 from harness.exits import EXIT_PASS, EXIT_VIOLATION, BadInput
 from harness.live.timing import DEFAULT_SCALE
 from harness.load.spec import DEFAULT_SPEC
@@ -24,7 +30,8 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         parser.add_argument(
             "--workers", type=int, default=workers, help=f"Gunicorn workers (default {workers})"
         )
-        bug_option(parser, help="a planted regression")
+        bug_option(parser, help="a planted regression (with --target: one of the target's own)")
+        target_option(parser)
         parser.add_argument(
             "--scale",
             type=float,
@@ -76,9 +83,11 @@ def _locustfile() -> Path:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from harness.live.cluster import LiveCluster
-    from reference_impl import ServiceConfig, validate_bugs
+    from harness.load.target import load_config, served_target
 
-    bugs = validate_bugs(args.bug)
+    target = served_target(args.target)
+    config = load_config(target, args.bug)
+    bugs = sorted(args.bug)
     if args.workers < 1:
         raise BadInput(f"--workers must be at least 1, got {args.workers}")
     from harness.live.leftovers import begin_live
@@ -86,16 +95,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     begin_live(None)
     with LiveCluster(
         workers=args.workers,
-        config=ServiceConfig(bugs=bugs),
+        config=config,
         scale=args.scale,
         redis_server=args.redis_server,
+        target=target,
+        regressions=tuple(bugs),
     ) as cluster:
+        speak = ["--target", str(args.target)] if target is not None else []
         locust = shlex.join(
-            ["locust", "-f", str(_locustfile()), "--host", cluster.base_url, "--headless"]
+            ["locust", "-f", str(_locustfile()), "--host", cluster.base_url, "--headless", *speak]
         )
         print(
             f"serving {cluster.base_url} ({args.workers} workers, scale {args.scale:g}, "
-            f"bugs: {', '.join(sorted(bugs)) or 'none'}); Ctrl-C to stop\n"
+            f"bugs: {', '.join(bugs) or 'none'}); Ctrl-C to stop\n"
             f"  e.g. {locust} -u 20 -r 10 -t 60s",
             flush=True,
         )
@@ -127,9 +139,8 @@ def cmd_load(args: argparse.Namespace) -> int:
     from harness.load.spec import NemesisSpecError
     from harness.report import default_out_dir, format_run, prepare_out_dir, write_run
     from harness.report.ci import check_junit, publish
-    from reference_impl import validate_bugs
 
-    bugs = tuple(sorted(validate_bugs(args.bug)))
+    bugs = tuple(sorted(set(args.bug)))
     check_junit(args.junit)
     out = args.out or default_out_dir("load" + "".join(f"-{b}" for b in bugs))
     # Every other option is named as the field it sets.

@@ -37,7 +37,8 @@ from harness.load.record import (
     write_run_header,
 )
 from harness.load.spec import DEFAULT_SPEC, REPLICATION, PlannedFault, parse, plan
-from reference_impl import ServiceConfig, validate_bugs
+from harness.load.target import check_faults, load_config, served_target
+from reference_impl import ServiceConfig
 
 LOCUSTFILE = Path(scenarios.__file__).parent / "locustfile.py"
 #: wall seconds Locust's users get to finish their task when the run ends
@@ -71,6 +72,8 @@ class LoadOptions:
     #: 0: one Locust process; N: a master and N workers on loopback
     locust_workers: int = 0
     redis_server: str | None = None
+    #: the service under test, a target file (None: the reference)
+    target: Path | None = None
 
 
 class LoadRunError(LiveClusterError):
@@ -102,8 +105,11 @@ def validate(options: LoadOptions) -> list[PlannedFault]:
     for ok, message in checks:
         if not ok:
             raise LoadOptionError(message)
-    validate_bugs(options.bugs)
-    return plan(parse(options.nemesis), options.duration)
+    target = served_target(options.target)
+    load_config(target, options.bugs)
+    planned = plan(parse(options.nemesis), options.duration)
+    check_faults(target, planned)
+    return planned
 
 
 @dataclass
@@ -119,6 +125,8 @@ class LoadResult:
 
 def reproduce_command(options: LoadOptions) -> str:
     parts = ["scanchaos", "load", "--users", str(options.users)]
+    if options.target is not None:
+        parts += ["--target", str(options.target)]
     parts += ["--spawn-rate", f"{options.spawn_rate:g}", "--duration", f"{options.duration:g}"]
     parts += ["--workers", str(options.workers)]
     for bug in options.bugs:
@@ -160,6 +168,8 @@ def locust_commands(options: LoadOptions, host: str, port: int) -> list[list[str
         "--poll-interval",
         f"{options.poll_interval:g}",
     ]
+    if options.target is not None:
+        main += ["--target", str(options.target)]
     if not options.locust_workers:
         return [main]
     main += [
@@ -270,7 +280,8 @@ def run_load(
     raw = out / "raw"
     clear_folder(raw)
     raw.mkdir(parents=True, exist_ok=True)
-    config = ServiceConfig(bugs=validate_bugs(options.bugs))
+    target = served_target(options.target)
+    config = load_config(target, options.bugs)
     # A failover or a lag needs a primary, a replica and Sentinels, and a service that waits
     # for the replica's acknowledgement of what it must not lose (as a scenario with them).
     replicated = any(fault.action in REPLICATION for fault in planned)
@@ -283,6 +294,8 @@ def run_load(
         redis_server=options.redis_server,
         workdir=out / "cluster",
         replicated=replicated,
+        target=target,
+        regressions=options.bugs,
     ) as cluster:
         write_run_header(raw, _info(options, config, duration=0.0))
         nemesis = Nemesis(planned, cluster, raw, seed=options.seed)
@@ -326,7 +339,7 @@ def _info(options: LoadOptions, config: ServiceConfig, *, duration: float) -> Ru
         scenario="load",
         mode="load",
         seed=options.seed,
-        bugs=tuple(sorted(config.bugs)),
+        bugs=tuple(sorted(options.bugs)),
         workers=options.workers,
         duration=duration,
         timing=Timing.of(config, slack=load_slack(options.scale)),

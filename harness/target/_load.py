@@ -98,14 +98,18 @@ def _kind(target: Target) -> str | None:
     if spec.http is None:
         return "field http: a [wsgi] target needs [http]: its endpoints and reply shape"
     wsgi = spec.wsgi
-    if not _REF.match(wsgi.app):
-        return f"field wsgi.app: {wsgi.app!r} is not `module:attribute`"
     for i, folder in enumerate(wsgi.pythonpath):
         if not (target.folder / folder).is_dir():
             return f"field wsgi.pythonpath[{i}]: no folder {folder!r} beside the target file"
-    module = wsgi.app.partition(":")[0]
-    if _find_module(module, [target.folder / f for f in wsgi.pythonpath]) is None:
-        return f"field wsgi.app: no module {module!r} on the target's pythonpath"
+    folders = [target.folder / f for f in wsgi.pythonpath]
+    for field, ref in (("app", wsgi.app), ("database_init", wsgi.database_init)):
+        if ref is None:
+            continue
+        if not _REF.match(ref):
+            return f"field wsgi.{field}: {ref!r} is not `module:attribute`"
+        module = ref.partition(":")[0]
+        if _find_module(module, folders) is None:
+            return f"field wsgi.{field}: no module {module!r} on the target's pythonpath"
     for field, name in (
         ("redis_url_env", wsgi.redis_url_env),
         ("database_url_env", wsgi.database_url_env),
@@ -186,6 +190,9 @@ def _http(http: HttpContract) -> str | None:
         "reason",
         "started_at",
         "finished_at",
+        "opportunities",
+        "null_fields",
+        "source",
     ):
         path = getattr(http.body, field)
         if path is not None and not all(path.split(".")):
@@ -206,6 +213,11 @@ def _http(http: HttpContract) -> str | None:
 
 
 def _faults(spec: TargetFile) -> str | None:
+    if spec.wsgi is not None and spec.faults.replication:
+        return (
+            "field faults.replication: a [wsgi] app is handed one Redis URL "
+            f"({spec.wsgi.redis_url_env}), so it cannot follow a failover; set it false"
+        )
     columns = spec.faults.drop_column
     if not columns:
         return None

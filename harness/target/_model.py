@@ -67,6 +67,10 @@ class WsgiSection(_Table, kw_only=True, frozen=True):
     database_url_env: str | None = None
     #: fixed environment for every worker
     env: dict[str, str] = {}
+    #: `module:function` that creates and seeds the strategy table, called by the harness
+    #: before the workers start as `function(database_url, strategies, missing_columns)`;
+    #: without it the harness seeds the reference's table
+    database_init: str | None = None
 
 
 class Endpoint(_Table, kw_only=True, frozen=True):
@@ -96,6 +100,12 @@ class HttpBody(_Table, kw_only=True, frozen=True):
     reason: str | None = None
     started_at: str | None = None
     finished_at: str | None = None
+    #: how many results the scan found (a number, or a list whose length counts)
+    opportunities: str | None = None
+    #: the result fields that came back null (a list of names), e.g. for a missing column
+    null_fields: str | None = None
+    #: where the worker found the scan ("memory" or "redis"), shown in summaries
+    source: str | None = None
 
 
 class HttpContract(_Table, kw_only=True, frozen=True):
