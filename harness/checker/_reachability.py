@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
+
 from harness.checker._common import after, before, describe, name, ordered, violation
 from harness.checker.model import READS, SHOWN, Context, ScanFacts, Violation
 from harness.history import Operation
@@ -106,8 +108,9 @@ def latest_is_newest(ctx: Context) -> list[Violation]:
         ]
         witnesses: list[Operation] = []
         expected_of: dict[int, ScanFacts] = {}
+        begun = _Begun(ctx, scans) if latest_ops else None
         for op in latest_ops:
-            newest = _newest_begun(ctx, scans, op)
+            newest = begun.newest(op) if begun is not None else None
             if newest is None:
                 continue
             newest_began = newest.service_began() or 0.0
@@ -136,16 +139,32 @@ def latest_is_newest(ctx: Context) -> list[Violation]:
     return found
 
 
-def _newest_begun(ctx: Context, scans: list[ScanFacts], op: Operation) -> ScanFacts | None:
-    candidates = []
-    for facts in scans:
-        began = facts.service_began()
-        horizon = facts.horizon(ctx.timing)
-        if began is None or horizon is None or ctx.exempt_as_lost(facts, op):
-            continue
-        if began < op.start - ctx.timing.slack and before(op, horizon, ctx):
-            candidates.append((began, facts.scan_id, facts))
-    return max(candidates)[2] if candidates else None
+class _Begun:
+    """A user's scans the service began, by (began, scan id), for `latest` reads to look up."""
+
+    def __init__(self, ctx: Context, scans: list[ScanFacts]) -> None:
+        ranked = []
+        for facts in scans:
+            began = facts.service_began()
+            horizon = facts.horizon(ctx.timing)
+            if began is not None and horizon is not None:
+                ranked.append((began, facts.scan_id, horizon, facts))
+        ranked.sort(key=lambda item: item[:2])
+        self.ctx = ctx
+        self.began = [item[0] for item in ranked]
+        self.ranked = ranked
+
+    def newest(self, op: Operation) -> ScanFacts | None:
+        """The newest of them begun before `op` and not expired when it ended: walked from the
+        newest down, the first that qualifies is the one (usually the first looked at)."""
+        ctx = self.ctx
+        i = bisect_left(self.began, op.start - ctx.timing.slack) - 1
+        while i >= 0:
+            _, _, horizon, facts = self.ranked[i]
+            if before(op, horizon, ctx) and not ctx.exempt_as_lost(facts, op):
+                return facts
+            i -= 1
+        return None
 
 
 def terminates(ctx: Context) -> list[Violation]:
