@@ -98,7 +98,7 @@ def honest_status(ctx: Context) -> list[Violation]:
     """`complete` means every strategy done; `partial` fewer, with a reason; `failed` carries a
     reason; `scanning` never claims all done."""
     by_scan: dict[str | None, list[tuple[Operation, str]]] = {}
-    for op in ctx.history.ops:
+    for op in ctx.judged_ops:
         why = _dishonest(op)
         if why is not None:
             by_scan.setdefault(op.scan_id, []).append((op, why))

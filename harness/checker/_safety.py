@@ -40,7 +40,7 @@ def no_server_errors(ctx: Context) -> list[Violation]:
         return False
 
     by_scan: dict[str | None, list[Operation]] = {}
-    for op in ctx.history.ops:
+    for op in ctx.judged_ops:
         if bad(op):
             by_scan.setdefault(op.scan_id, []).append(op)
     found: list[Violation] = []

@@ -82,9 +82,16 @@ class Context:
             if value is not None:
                 yield facts, value
 
-    def __init__(self, history: History) -> None:
+    def __init__(self, history: History, *, judges_unscoped: bool = True) -> None:
+        """`judges_unscoped` False: this is one part of a history split by scan owner (see
+        `harness.checker._parts`), and operations that name no scan are another part's to
+        judge one by one."""
         self.history = history
         self.timing: Timing = history.info.timing
+        #: the operations the invariants judge one by one (not scan by scan)
+        self.judged_ops: list[Operation] = (
+            history.ops if judges_unscoped else [o for o in history.ops if o.scan_id is not None]
+        )
         self.scans: dict[str, ScanFacts] = {}
         #: `latest` replies that named no scan (not_found, unavailable, ...), by user
         self.anonymous_latest: dict[str, list[Operation]] = {}
@@ -93,7 +100,9 @@ class Context:
                 if op.op == "latest":
                     self.anonymous_latest.setdefault(op.user, []).append(op)
                 continue
-            facts = self.scans.setdefault(op.scan_id, ScanFacts(op.scan_id))
+            facts = self.scans.get(op.scan_id)
+            if facts is None:
+                facts = self.scans[op.scan_id] = ScanFacts(op.scan_id)
             facts.ops.append(op)
             if op.op == "start":
                 facts.start_op = op
