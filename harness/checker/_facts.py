@@ -82,7 +82,8 @@ class ScanFacts:
         return None if anchor is None else anchor + timing.result_ttl
 
     def owner_reads(self) -> list[Operation]:
-        return [o for o in self.ops if o.op in READS and self.owned(o)]
+        """The owner's reads of the scan (a list shared by every caller: not to be changed)."""
+        return self._derived().owner_reads
 
     def owned(self, op: Operation) -> bool:
         return self.owner is None or op.user == self.owner
@@ -97,6 +98,7 @@ class _Derived:
     #: the earliest `finished_at` a terminal reply to the owner carried
     finished: float | None
     shown: Operation | None
+    owner_reads: list[Operation]
 
     @classmethod
     def of(cls, facts: ScanFacts) -> _Derived:
@@ -104,13 +106,18 @@ class _Derived:
         finished: float | None = None
         first: Operation | None = None
         shown: Operation | None = None
+        reads: list[Operation] = []
         owner = facts.owner
         for o in facts.ops:
             reply = o.reply
             at = reply.started_at
             if at is not None and (began is None or at < began):
                 began = at
-            if reply.status not in SHOWN or (owner is not None and o.user != owner):
+            if owner is not None and o.user != owner:
+                continue
+            if o.op in READS:
+                reads.append(o)
+            if reply.status not in SHOWN:
                 continue
             if shown is None or (o.end, o.index) < (shown.end, shown.index):
                 shown = o
@@ -120,4 +127,4 @@ class _Derived:
                 at = reply.finished_at
                 if at is not None and (finished is None or at < finished):
                     finished = at
-        return cls(began, first, finished, shown)
+        return cls(began, first, finished, shown, reads)

@@ -14,6 +14,7 @@ until it writes to it), so nothing but the verdict of each part crosses a proces
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -110,9 +111,14 @@ def judge_in_parts(history: History, jobs: int, judge: Callable[[Context], Judge
         # Without fork each worker would be sent the whole history: one process judges it.
         return [judge(Context(history))]
     _SHARED = (history, plan_parts(history, jobs), judge)
+    # Frozen, the objects already made are never walked by the collector, in this process or
+    # a forked one: a worker's collections would otherwise touch, and so copy, every page of
+    # the history it shares with this process.
+    gc.freeze()
     try:
         with interruptible_pool(jobs) as pool:
             judged: list[Judged] = pool.map(_judge_part, range(jobs), chunksize=1)
     finally:
         _SHARED = None
+        gc.unfreeze()
     return judged
