@@ -23,6 +23,7 @@ from reference_impl.entry import ReplyStatus
 __all__ = [
     "FAULT_KINDS",
     "OP_KINDS",
+    "RECORD_DECODER",
     "REPLY_STATUSES",
     "FaultBegunRecord",
     "FaultKind",
@@ -190,7 +191,9 @@ class FaultBegunRecord(_Record, tag="fault-begun", frozen=True):
 
 Record = RunRecord | OpRecord | FaultRecord | FaultBegunRecord
 
-_DECODER = msgspec.json.Decoder(Record)
+#: the one decoder of history lines (a reader that decodes many keeps it, and checks what
+#: `decode_line` checks beyond the model)
+RECORD_DECODER = msgspec.json.Decoder(Record)
 _ENCODER = msgspec.json.Encoder(order="sorted")
 
 
@@ -225,7 +228,7 @@ def decode_line(line: bytes | str) -> Record:
     """One line, validated, for a reader that names the line itself on `LineProblem` (a million
     lines would otherwise format a million locations that no one reads)."""
     try:
-        record = _DECODER.decode(line)
+        record = RECORD_DECODER.decode(line)
     except msgspec.ValidationError as error:
         raise LineProblem(field_problem(str(error))) from None
     except msgspec.DecodeError as error:

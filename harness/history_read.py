@@ -11,7 +11,7 @@ index order, duplicates, sparse numbering) is paid only when a file is odd.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import IO
@@ -20,6 +20,7 @@ import msgspec
 
 from harness.history import FaultEvent, History, Operation, RunInfo, close_window
 from harness.history_format import (
+    RECORD_DECODER,
     FaultBegunRecord,
     FaultRecord,
     HistoryFormatError,
@@ -39,10 +40,10 @@ def read_history(path: Path) -> History:
         handle = path.open("rb")
     except OSError as error:
         raise HistoryFormatError(f"{path}: cannot read ({error.strerror})") from None
-    cut: list[bool] = []
+    reader = _Reader(str(path))
     with handle:
-        history = _without_gc(lambda: history_of(_records(handle, str(path), cut), str(path)))
-    if cut and history.info.interrupted is None:
+        history = _without_gc(lambda: reader.read(handle))
+    if reader.cut and history.info.interrupted is None:
         history.info = replace(history.info, interrupted="the last line was cut off")
     if history.info.interrupted is not None:
         # The header was written before the run had an end: it lasted as far as its records.
@@ -54,81 +55,116 @@ def read_history(path: Path) -> History:
     return history
 
 
-def _without_gc(build: object) -> History:
+def _without_gc(build: Callable[[], History]) -> History:
     """Run `build` with the cyclic collector paused: it would walk every operation read so far,
     again and again, while the history grows (none of them is garbage, and none is in a cycle)."""
     enabled = gc.isenabled()
     gc.disable()
     try:
-        history: History = build()  # type: ignore[operator]
-        return history
+        return build()
     finally:
         if enabled:
             gc.enable()
 
 
-def _records(handle: IO[bytes], source: str, cut: list[bool]) -> Iterator[tuple[int, Record]]:
-    """Each record of the file with its line number. A last line without its newline that does
-    not decode was cut off mid-write: it is dropped, and `cut` says so."""
-    for number, line in enumerate(handle, start=1):
-        if line[:1] != b"{" and not line.strip():
-            continue
-        try:
-            record = decode_line(line)
-        except LineProblem as problem:
-            if not line.endswith(b"\n"):
-                cut.append(True)
-                return
-            raise HistoryFormatError(f"{source}:{number}: {problem}") from None
-        yield number, record
-
-
 def history_of(records: Iterable[tuple[int, Record]], source: str) -> History:
     """A history from numbered records (the first must be the `run` header)."""
-    numbered = iter(records)
-    first = next(numbered, None)
-    if first is None:
-        raise HistoryFormatError(f"{source}: empty history (no 'run' record)")
-    number, header = first
-    if not isinstance(header, RunRecord):
-        raise HistoryFormatError(f"{source}:{number}: first record must be 'run'")
-    history = History(RunInfo.from_record(header))
-    reader = _Reader(history, source)
-    for number, record in numbered:
-        kind = type(record)
-        if kind is OpRecord:
-            reader.op(number, record)  # type: ignore[arg-type]
-        elif kind is FaultRecord:
-            reader.fault(number, record)  # type: ignore[arg-type]
-        elif kind is FaultBegunRecord:
-            begun: FaultBegunRecord = record  # type: ignore[assignment]
-            reader.open_faults[begun.fault, begun.start, begun.target] = begun
-        else:
-            raise HistoryFormatError(f"{source}:{number}: a second 'run' record")
-    reader.finish()
-    return history
+    reader = _Reader(source)
+    for number, record in records:
+        reader.add(number, record)
+    return reader.finish()
+
+
+_INF = float("inf")
+_NEG_INF = float("-inf")
 
 
 class _Reader:
     """Collects a history's operations and fault windows, numbered 0.. in index order."""
 
-    def __init__(self, history: History, source: str) -> None:
-        self.history = history
+    def __init__(self, source: str) -> None:
         self.source = source
+        self.history: History | None = None
         #: fault windows a journal saw open, and not yet closed by their `fault` record
         self.open_faults: dict[tuple[str, float, str | None], FaultBegunRecord] = {}
+        #: whether the last line was cut off mid-write (and dropped)
+        self.cut = False
         self._strings: dict[str, str] = {}
         # Indices seen, kept only once one arrives out of order (before then each is new).
         self._op_seen: set[int] | None = None
         self._op_top = -1
         self._fault_seen: set[int] = set()
 
-    def _shared(self, text: str | None) -> str | None:
-        if text is None:
-            return None
-        return self._strings.setdefault(text, text)
+    def read(self, handle: IO[bytes]) -> History:
+        """Every line of `handle`. The loop is the hot path of reading a million operations: an
+        operation line in order, with sound times, is decoded and kept right here; anything
+        else (a header, a fault, a problem, an index out of order) goes the general way."""
+        decode = RECORD_DECODER.decode
+        convert = msgspec.convert
+        force = msgspec.structs.force_setattr
+        share = self._strings.setdefault
+        ops: list[Operation] | None = None
+        for number, line in enumerate(handle, start=1):
+            if line[:1] != b"{" and not line.strip():
+                continue
+            try:
+                record = decode(line)
+            except msgspec.MsgspecError:
+                record = None
+            if (
+                ops is not None
+                and type(record) is OpRecord
+                and record.index > self._op_top
+                and self._op_seen is None
+                # decode_line's test of the times, in one comparison (NaN fails it too)
+                and _NEG_INF < record.start <= record.end < _INF
+            ):
+                self._op_top = record.index
+                # Shared before conversion, which copies references: one string per value.
+                text = record.user
+                force(record, "user", share(text, text))
+                text = record.worker
+                force(record, "worker", share(text, text))
+                reply = record.reply
+                if (text := record.scan_id) is not None:  # type: ignore[assignment]
+                    force(record, "scan_id", share(text, text))
+                if (text := reply.scan_id) is not None:  # type: ignore[assignment]
+                    force(reply, "scan_id", share(text, text))
+                if (text := reply.owner) is not None:  # type: ignore[assignment]
+                    force(reply, "owner", share(text, text))
+                if (text := reply.source) is not None:  # type: ignore[assignment]
+                    force(reply, "source", share(text, text))
+                ops.append(convert(record, Operation, from_attributes=True))
+                continue
+            try:
+                record = decode_line(line)
+            except LineProblem as problem:
+                if not line.endswith(b"\n"):
+                    self.cut = True  # the last line, cut off mid-write
+                    break
+                raise HistoryFormatError(f"{self.source}:{number}: {problem}") from None
+            self.add(number, record)
+            if self.history is not None:
+                ops = self.history.ops
+        return self.finish()
 
-    def op(self, number: int, record: OpRecord) -> None:
+    def add(self, number: int, record: Record) -> None:
+        """One validated record, whatever its kind."""
+        history = self.history
+        if isinstance(record, RunRecord):
+            if history is not None:
+                raise HistoryFormatError(f"{self.source}:{number}: a second 'run' record")
+            self.history = History(RunInfo.from_record(record))
+        elif history is None:
+            raise HistoryFormatError(f"{self.source}:{number}: first record must be 'run'")
+        elif isinstance(record, OpRecord):
+            self._op(history, number, record)
+        elif isinstance(record, FaultRecord):
+            self._fault(history, number, record)
+        else:
+            self.open_faults[record.fault, record.start, record.target] = record
+
+    def _op(self, history: History, number: int, record: OpRecord) -> None:
         index = record.index
         if index > self._op_top:
             self._op_top = index
@@ -136,39 +172,27 @@ class _Reader:
                 self._op_seen.add(index)
         else:
             if self._op_seen is None:
-                self._op_seen = {o.index for o in self.history.ops}
+                self._op_seen = {o.index for o in history.ops}
             if index in self._op_seen:
                 raise HistoryFormatError(
                     f"{self.source}:{number}: field index: operation {index} appears twice"
                 )
             self._op_seen.add(index)
-        shared = self._shared
-        reply = record.reply
-        set_field = msgspec.structs.force_setattr
-        # Shared before conversion, which copies references: one string per distinct value.
-        set_field(record, "user", shared(record.user))
-        set_field(record, "worker", shared(record.worker))
-        if record.scan_id is not None:
-            set_field(record, "scan_id", shared(record.scan_id))
-        if reply.scan_id is not None:
-            set_field(reply, "scan_id", shared(reply.scan_id))
-        if reply.owner is not None:
-            set_field(reply, "owner", shared(reply.owner))
-        if reply.source is not None:
-            set_field(reply, "source", shared(reply.source))
-        self.history.ops.append(msgspec.convert(record, Operation, from_attributes=True))
+        history.ops.append(msgspec.convert(record, Operation, from_attributes=True))
 
-    def fault(self, number: int, record: FaultRecord) -> None:
+    def _fault(self, history: History, number: int, record: FaultRecord) -> None:
         if record.index in self._fault_seen:
             raise HistoryFormatError(
                 f"{self.source}:{number}: field index: fault {record.index} appears twice"
             )
         self._fault_seen.add(record.index)
         close_window(self.open_faults, record.fault, record.start, record.target)
-        self.history.faults.append(FaultEvent.from_record(record))
+        history.faults.append(FaultEvent.from_record(record))
 
-    def finish(self) -> None:
+    def finish(self) -> History:
         history = self.history
+        if history is None:
+            raise HistoryFormatError(f"{self.source}: empty history (no 'run' record)")
         if self.open_faults:
             history.close_open_faults(list(self.open_faults.values()))
         if self._op_seen is not None:
@@ -180,3 +204,4 @@ class _Reader:
         if ops and ops[-1].index != len(ops) - 1:
             history.ops = [replace(o, index=i) for i, o in enumerate(ops)]
         history.faults = [replace(f, index=i) for i, f in enumerate(history.faults)]
+        return history
