@@ -288,22 +288,39 @@ class History:
         self._append(fault_begun(fault, start, target))
 
     def records(self) -> Iterator[Record]:
-        """The run header, then operations and faults in order of start time."""
+        """The run header, then operations and faults in order of start time, each made into
+        its record only as it is yielded (a long history is never held twice)."""
         yield self.info.to_record()
-        merged: list[tuple[float, int, int, OpRecord | FaultRecord]] = []
-        merged.extend((o.start, 0, o.index, o.to_record()) for o in self.ops)
-        merged.extend((f.start, 1, f.index, f.to_record()) for f in self.faults)
-        for _, _, _, record in sorted(merged, key=lambda item: item[:3]):
-            yield record
+        # (kind, index) is unique, so the sort never compares the objects themselves.
+        order: list[tuple[float, int, int, Operation | FaultEvent]] = []
+        order.extend((o.start, 0, o.index, o) for o in self.ops)
+        order.extend((f.start, 1, f.index, f) for f in self.faults)
+        order.sort(key=lambda item: item[:3])
+        for _, _, _, item in order:
+            yield item.to_record()
+
+    def lines(self, batch: int = 4096) -> Iterator[bytes]:
+        """The history file's bytes, `batch` lines at a time."""
+        lines: list[bytes] = []
+        for record in self.records():
+            lines.append(encode_record(record))
+            if len(lines) >= batch:
+                yield b"\n".join(lines) + b"\n"
+                lines.clear()
+        if lines:
+            yield b"\n".join(lines) + b"\n"
 
     def dumps(self) -> str:
-        return b"".join(encode_record(record) + b"\n" for record in self.records()).decode()
+        return b"".join(self.lines()).decode()
 
     def write(self, path: Path) -> None:
-        """Write the whole history to `path` at once: a reader sees the old file or the new one."""
+        """Write the whole history to `path` at once: a reader sees the old file or the new one.
+        Streamed: the file's text is never held whole."""
         self.close_journal()
         partial = path.with_name(path.name + ".partial")
-        partial.write_text(self.dumps(), encoding="utf-8")
+        with partial.open("wb") as out:
+            for chunk in self.lines():
+                out.write(chunk)
         partial.replace(path)
 
     @classmethod

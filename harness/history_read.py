@@ -126,14 +126,14 @@ class _Reader:
                 text = record.worker
                 force(record, "worker", share(text, text))
                 reply = record.reply
-                if (text := record.scan_id) is not None:  # type: ignore[assignment]
-                    force(record, "scan_id", share(text, text))
-                if (text := reply.scan_id) is not None:  # type: ignore[assignment]
-                    force(reply, "scan_id", share(text, text))
-                if (text := reply.owner) is not None:  # type: ignore[assignment]
-                    force(reply, "owner", share(text, text))
-                if (text := reply.source) is not None:  # type: ignore[assignment]
-                    force(reply, "source", share(text, text))
+                if (named := record.scan_id) is not None:
+                    force(record, "scan_id", share(named, named))
+                if (named := reply.scan_id) is not None:
+                    force(reply, "scan_id", share(named, named))
+                if (named := reply.owner) is not None:
+                    force(reply, "owner", share(named, named))
+                if (named := reply.source) is not None:
+                    force(reply, "source", share(named, named))
                 ops.append(convert(record, Operation, from_attributes=True))
                 continue
             try:
