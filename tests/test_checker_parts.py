@@ -64,7 +64,7 @@ def test_two_and_three_processes_give_the_verdict_of_one_in_the_same_order() -> 
 
 def test_a_part_holds_each_owner_whole_and_part_0_every_operation_naming_no_scan() -> None:
     history = _many_users().history
-    plan = plan_parts(history, 2)
+    plan = [plan_parts(history, 2).part(op) for op in history.ops]
     assert set(plan) == {0, 1}
     by_user: dict[str, set[int]] = {}
     for op, part in zip(history.ops, plan, strict=True):
@@ -78,8 +78,9 @@ def test_a_part_holds_each_owner_whole_and_part_0_every_operation_naming_no_scan
     ]
     assert set(errors) == {0, 1}
     unscoped = [op.index for op in history.ops if op.scan_id is None]
-    assert set(unscoped) <= {op.index for op in part_history(history, plan, 0).ops}
-    assert sum(len(part_history(history, plan, n).ops) for n in (0, 1)) >= len(history.ops)
+    parts = [part_history(history, plan_parts(history, 2), n).ops for n in (0, 1)]
+    assert set(unscoped) <= {op.index for op in parts[0]}
+    assert {op.index for op in parts[0]} | {op.index for op in parts[1]} == set(range(len(plan)))
 
 
 def test_check_jobs_prints_what_one_process_prints(

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from harness.checker.model import Context, LostByFault, Violation
 from harness.history import History, Operation
 
-__all__ = ["Judged", "judge_in_parts", "plan_parts"]
+__all__ = ["Judged", "Plan", "judge_in_parts", "part_history", "plan_parts"]
 
 
 @dataclass(frozen=True)
@@ -34,63 +34,75 @@ class Judged:
     lost: list[tuple[int, LostByFault]]
 
 
-def _owners(ops: list[Operation]) -> dict[str, str | None]:
-    """Each scan's owner, as `Context` decides it: the user of its start call, else the one
-    owner every reply that names one names."""
-    owner: dict[str, str | None] = {}
-    named: dict[str, set[str]] = {}
-    for op in ops:
+@dataclass(frozen=True)
+class Plan:
+    """Which part judges which scans and which users' operations that name no scan."""
+
+    of_scan: dict[str, int]
+    of_user: dict[str, int]
+
+    def part(self, op: Operation) -> int:
         scan_id = op.scan_id
-        if scan_id is None:
-            continue
-        if op.op == "start":
-            owner[scan_id] = op.user
-        else:
-            owner.setdefault(scan_id, None)
-        if op.reply.owner is not None:
-            named.setdefault(scan_id, set()).add(op.reply.owner)
-    for scan_id, who in owner.items():
-        if who is None and len(names := named.get(scan_id, ())) == 1:
-            owner[scan_id] = next(iter(names))
-    return owner
+        return self.of_user[op.user] if scan_id is None else self.of_scan[scan_id]
 
 
-def plan_parts(history: History, parts: int) -> list[int]:
-    """The part of each operation, by index: owners (a scan without one stands alone) spread
-    over `parts`, the busiest first, each to the part with the fewest operations so far."""
-    owners = _owners(history.ops)
-    keys: list[str] = []
-    load: dict[str, int] = {}
+def plan_parts(history: History, parts: int) -> Plan:
+    """Owners (a scan without one stands alone) spread over `parts`, the busiest first, each
+    to the part with the fewest operations so far. One pass over the operations, made before
+    the parts fork: it is the part of the work no part can share."""
+    # Each scan's owner as `Context` decides it: the user of its start call, else the one
+    # owner that every reply naming one names (`None`: several, or none).
+    started: dict[str, str] = {}
+    named: dict[str, str | None] = {}
+    scan_ops: dict[str, int] = {}
+    user_ops: dict[str, int] = {}
     for op in history.ops:
         scan_id = op.scan_id
         if scan_id is None:
-            key = "user " + op.user
-        else:
-            who = owners[scan_id]
-            key = "scan " + scan_id if who is None else "user " + who
-        keys.append(key)
-        load[key] = load.get(key, 0) + 1
+            user_ops[op.user] = user_ops.get(op.user, 0) + 1
+            continue
+        scan_ops[scan_id] = scan_ops.get(scan_id, 0) + 1
+        if op.op == "start":
+            started[scan_id] = op.user
+        owner = op.reply.owner
+        if owner is not None and named.setdefault(scan_id, owner) != owner:
+            named[scan_id] = None
+    key_of_scan: dict[str, str] = {}
+    load: dict[str, int] = {"user " + user: count for user, count in user_ops.items()}
+    for scan_id, count in scan_ops.items():
+        owner = started[scan_id] if scan_id in started else named.get(scan_id)
+        key = "scan " + scan_id if owner is None else "user " + owner
+        key_of_scan[scan_id] = key
+        load[key] = load.get(key, 0) + count
     sizes = [0] * parts
     part_of: dict[str, int] = {}
     for key, count in sorted(load.items(), key=lambda item: (-item[1], item[0])):
         smallest = min(range(parts), key=lambda p: (sizes[p], p))
         part_of[key] = smallest
         sizes[smallest] += count
-    return [part_of[key] for key in keys]
+    return Plan(
+        {scan_id: part_of[key] for scan_id, key in key_of_scan.items()},
+        {user: part_of["user " + user] for user in user_ops},
+    )
 
 
-def part_history(history: History, plan: list[int], number: int) -> History:
+def part_history(history: History, plan: Plan, number: int) -> History:
     """Part `number` of `history` (see the module's docstring)."""
+    of_scan, of_user = plan.of_scan, plan.of_user
     ops = [
         op
-        for op, part in zip(history.ops, plan, strict=True)
-        if part == number or (number == 0 and op.scan_id is None)
+        for op in history.ops
+        if (
+            of_scan[op.scan_id] == number
+            if op.scan_id is not None
+            else number == 0 or of_user[op.user] == number
+        )
     ]
     return History(history.info, ops, history.faults)
 
 
 #: what a forked part reads: set by the parent before the pool forks, never pickled
-_SHARED: tuple[History, list[int], Callable[[Context], Judged]] | None = None
+_SHARED: tuple[History, Plan, Callable[[Context], Judged]] | None = None
 
 
 def _judge_part(number: int) -> Judged:
