@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import faulthandler
-import gc
 import io
 import os
 import signal
@@ -138,9 +137,6 @@ def _cmd_check(args: argparse.Namespace) -> int:
             "(`scanchaos report FOLDER` re-renders a run folder in place)"
         )
     history = _read_history(args.history)
-    # The history lives as long as this process: the collector need not walk it again and
-    # again while the checker makes its lists (a third of the time on a million operations).
-    gc.freeze()
     if args.target is not None:
         from harness.target import load_target
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from itertools import chain
 from pathlib import Path
 from typing import IO
 
@@ -47,10 +48,8 @@ def read_history(path: Path) -> History:
         history.info = replace(history.info, interrupted="the last line was cut off")
     if history.info.interrupted is not None:
         # The header was written before the run had an end: it lasted as far as its records.
-        last = max(
-            max((o.end for o in history.ops), default=0.0),
-            max((f.end for f in history.faults), default=0.0),
-        )
+        ends = chain((o.end for o in history.ops), (f.end for f in history.faults))
+        last = max(ends, default=0.0)
         history.info = replace(history.info, duration=max(history.info.duration, last))
     return history
 

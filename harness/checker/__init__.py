@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.checker._common import describe
-from harness.checker._parts import Judged
+from harness.checker._parts import Judged, settled
 from harness.checker.invariants import INVARIANTS, Invariant
 from harness.checker.model import SHOWN, Context, LostByFault, Violation
 from harness.history import History
@@ -134,12 +134,13 @@ class Checker:
     def check(self, history: History, jobs: int = 1) -> Verdict:
         """The verdict on `history`; `jobs` > 1 judges it in that many processes, split by
         scan owner (`harness.checker._parts`), with the same verdict."""
-        if jobs > 1:
-            from harness.checker._parts import judge_in_parts
+        with settled():
+            if jobs > 1:
+                from harness.checker._parts import judge_in_parts
 
-            parts = judge_in_parts(history, jobs, self._judge)
-        else:
-            parts = [self._judge(Context(history))]
+                parts = judge_in_parts(history, jobs, self._judge)
+            else:
+                parts = [self._judge(Context(history))]
         checked = {inv.name for inv in self.invariants}
         violations: list[Violation] = []
         results = []
