@@ -365,7 +365,7 @@ class ScanService:
         except RedisUnavailable:
             return Reply("unavailable", scan_id=scan_id, reason="redis unavailable")
         if found is None:
-            if self._doubting_failover():
+            if self._doubting_failover(ask=True):
                 return Reply("unavailable", scan_id=scan_id, reason="redis failed over")
             return Reply("not_found", scan_id=scan_id)
         entry, source = found
@@ -380,7 +380,7 @@ class ScanService:
         """The latest scan of `user_id`."""
         if not keys.valid_user_id(user_id):
             return Reply("bad_request", reason="malformed user id")
-        if self._doubting_failover():
+        if self._doubting_failover(ask=True):
             # The pointer may be one the promotion rolled back, to an older scan of the user's,
             # until every worker has written its own again.
             return Reply("unavailable", reason="redis failed over")
@@ -491,7 +491,7 @@ class ScanService:
         self._remember(stored)
         return stored
 
-    def _check_primary(self) -> None:
+    def _check_primary(self) -> bool:
         """Ask which server is the primary (its run id). A new one (a failover) may lack what
         this worker wrote: everything of its own its memory holds is written again, and for one
         cleanup interval a missing key may be one another worker has not rewritten yet, so it
@@ -501,7 +501,7 @@ class ScanService:
             noticed = self._primary_record(run_id)
         except RedisError:
             self._redis_failed()
-            return
+            return False
         self._doubt_primary = self._after_break = False
         if self._primary is None and noticed is not None:
             # A worker's first look: another worker noticed this primary not long ago, or it
@@ -516,6 +516,7 @@ class ScanService:
                 if isinstance(entry, ScanEntry) and (entry.terminal or cache_key in own):
                     self._pending.setdefault(cache_key, entry)
         self._primary = run_id
+        return True
 
     def _primary_record(self, run_id: str) -> float | None:
         """Keep the primary record (`keys.PRIMARY_KEY`: the run id the workers know, and when
@@ -535,14 +536,21 @@ class ScanService:
         noticed = float(since) if since not in ("", "-inf") else -math.inf
         return min(noticed, now) if math.isfinite(noticed) else None
 
-    def _doubting_failover(self) -> bool:
+    def _doubting_failover(self, *, ask: bool = False) -> bool:
         """Whether what Redis holds may be older than what the workers wrote: a missing key, or
         a `scanning` entry gone quiet, may be a write a failover lost that its holder has not
         written again yet (asked now if a break came since). Every worker notices a new
         primary at its next contact, a cleanup tick or a running scan's heartbeat, and writes
-        back at once: so for the longer of the two after this worker noticed."""
-        if self._doubt_primary:
-            self._check_primary()
+        back at once: so for the longer of the two after this worker noticed.
+
+        `ask`: ask which server is primary now, break or not, before answering that a key is
+        missing or which scan is a user's latest. A failover can pass between two requests
+        without a single error: redis-py checks a pooled connection as it hands it out and
+        silently reconnects one whose server closed it, and the reconnection reaches the
+        promoted replica. If the question fails, the worker cannot tell: it doubts."""
+        asking = self._doubt_primary or (ask and self.config.redis.replica_acks > 0)
+        if asking and not self._check_primary() and ask:
+            return True
         changed = time.time() - self._primary_changed_at < self._failover_doubt
         return self._after_break or changed
 
@@ -632,9 +640,12 @@ class ScanService:
         # The cleanup doubles as the health probe that tells this worker when Redis came back
         # (see `_judge_stall`); a worker that talked to Redis since the last tick already knows.
         quiet = time.monotonic() - self._last_contact >= self.config.cleanup_interval
-        # Against a replicated Redis a break may be a failover: noticed at the next tick.
-        broken = self._break_since is not None and self.config.redis.replica_acks > 0
-        if not (self._pending or quiet or broken or self._doubt_primary):
+        # Against a replicated Redis every tick asks which server is primary, so that each
+        # worker notices a failover within an interval: one can pass without a single error
+        # (redis-py silently reconnects a pooled connection its server closed, and reaches
+        # the promoted replica).
+        replicated = self.config.redis.replica_acks > 0
+        if not (self._pending or quiet or replicated):
             return
         try:
             self._reconnecting(self._redis.ping)
@@ -642,7 +653,7 @@ class ScanService:
             self._redis_failed()
             return
         self._redis_answered()
-        if self._doubt_primary:
+        if replicated:
             self._check_primary()
         for cache_key, entry in list(self._pending.items()):
             try:

@@ -171,6 +171,51 @@ def test_a_failover_before_a_workers_first_request_is_noticed_as_one() -> None:
     assert "not_found" not in statuses
 
 
+def test_a_failover_between_two_requests_without_an_error_is_noticed() -> None:
+    # Found exploring the fixed service: a worker whose last request came just before the
+    # primary died met no error at its next one, because redis-py checks a pooled connection
+    # as it hands it out and silently reconnects one its server closed, to the promoted replica.
+    # It answered 404 for a running scan whose registration the promotion lost. A worker now
+    # asks which server is primary before answering that a key is missing.
+    with freeze_time("2030-01-01") as clock:
+        sim = SimRedis()
+        writer, reader = _service(sim), _service(sim)
+        writer.connect()
+        reader.connect()
+        assert reader.latest("bob").status == "not_found"  # a pooled connection, in use
+        sim.lag_begins()
+        run = writer.begin_scan("alice")
+        assert isinstance(run, ScanRun)
+        sim.primary_dies()
+        clock.tick(1)
+        sim.promote()
+        clock.tick(0.5)
+        assert reader.status("alice", run.scan_id).status == "unavailable"
+        assert reader.latest("alice").status == "unavailable"
+
+
+def test_the_silent_failover_schedule_passes() -> None:
+    scenario = Scenario(
+        name="explored-fixed-s0",
+        description="a latest read just before the primary dies, a poll after the promotion",
+        workers=3,
+        duration=19.5,
+        steps=(
+            Start(at=1.0, user="alice", scan="s1"),
+            Latest(user="alice", start=1.0, until=1.0),
+            Poll(scan="s1", start=2.5, until=18.5, every=4.0, fanout=3),
+        ),
+        faults=(
+            ReplicaLag(at=0.0, duration=2.0),
+            RedisFailover(at=1.0, promote_after=1.0, rejoin_after=3.0),
+        ),
+    )
+    result = simulate(scenario)
+    assert result.verdict.passed, result.verdict.violations
+    statuses = {op.reply.status for op in result.history.ops if op.op == "status"}
+    assert "not_found" not in statuses
+
+
 def test_a_lagging_replica_does_not_hold_the_start_reply() -> None:
     # Found exploring the fixed service: the replica lagged for 121 s while the scan ended, so
     # no replica acknowledged its result, and the start request waited for one until it
