@@ -74,6 +74,7 @@ def history_of(records: Iterable[tuple[int, Record]], source: str) -> History:
     return reader.finish()
 
 
+_BRACE = ord("{")
 _INF = float("inf")
 _NEG_INF = float("-inf")
 
@@ -104,7 +105,7 @@ class _Reader:
         share = self._strings.setdefault
         ops: list[Operation] | None = None
         for number, line in enumerate(handle, start=1):
-            if line[:1] != b"{" and not line.strip():
+            if line[0] != _BRACE and not line.strip():
                 continue
             try:
                 record = decode(line)

@@ -29,6 +29,10 @@ def _latest_not_found_owner(ctx: Context, op: Operation) -> ScanFacts | None:
     return max(inside, key=lambda f: (f.began() or 0.0, f.scan_id)) if inside else None
 
 
+#: the statuses `_unreachable` may judge unreachable (every other answer reached the scan)
+_UNREACHABLE = frozenset({"not_found", "unavailable", "lost"})
+
+
 def _unreachable(ctx: Context, op: Operation) -> bool:
     """`not_found`, always; `unavailable` outside every Redis fault and its grace; a dropped
     connection outside every fault window."""
@@ -45,7 +49,8 @@ def reachable_until_expiry(ctx: Context) -> list[Violation]:
     for facts in ctx.scans.values():
         for op in facts.owner_reads():
             if (
-                _unreachable(ctx, op)
+                op.reply.status in _UNREACHABLE
+                and _unreachable(ctx, op)
                 and _window_contains(ctx, facts, op)
                 and not ctx.exempt_as_lost(facts, op)
             ):
@@ -222,10 +227,14 @@ def expires_after_ttl(ctx: Context) -> list[Violation]:
         return done + margin
 
     for facts, done in ctx.having(ScanFacts.completion):
+        soonest = done + margin  # `gone_by` is never sooner: most reads are told by this alone
         witnesses = [
             op
             for op in facts.ops
-            if op.op in READS and op.start > gone_by(facts, done, op) and op.reply.status in SHOWN
+            if op.start > soonest
+            and op.op in READS
+            and op.start > gone_by(facts, done, op)
+            and op.reply.status in SHOWN
         ]
         if witnesses:
             w = ordered(witnesses)
