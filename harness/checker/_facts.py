@@ -119,10 +119,12 @@ class _Derived:
                 reads.append(o)
             if reply.status not in SHOWN:
                 continue
-            if shown is None or (o.end, o.index) < (shown.end, shown.index):
+            # The earliest by (end, index), compared without making tuples.
+            end = o.end
+            if shown is None or end < shown.end or (end == shown.end and o.index < shown.index):
                 shown = o
             if reply.status in TERMINAL:
-                if first is None or (o.end, o.index) < (first.end, first.index):
+                if first is None or end < first.end or (end == first.end and o.index < first.index):
                     first = o
                 at = reply.finished_at
                 if at is not None and (finished is None or at < finished):

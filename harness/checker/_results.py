@@ -7,15 +7,21 @@ import math
 from harness.checker._common import describe, name, ordered, result_of, violation
 from harness.checker.model import Context, Violation
 from harness.history import Operation
+from reference_impl import TERMINAL
 
 
-def _rank(op: Operation) -> int | None:
-    r = op.reply
-    if r.terminal:
-        return (r.total or 0) + 1
-    if r.status == "scanning" and r.done is not None:
-        return r.done
-    return None
+def _ranked(ops: list[Operation]) -> list[tuple[Operation, int]]:
+    """The operations that show progress, each with how much: a terminal result ranks above
+    every strategy done, `scanning` ranks by strategies done. One call a scan (not one an
+    operation: a million-operation history has a million)."""
+    ranked = []
+    for op in ops:
+        r = op.reply
+        if r.status in TERMINAL:
+            ranked.append((op, (r.total or 0) + 1))
+        elif r.status == "scanning" and r.done is not None:
+            ranked.append((op, r.done))
+    return ranked
 
 
 def monotonic_reads(ctx: Context) -> list[Violation]:
@@ -23,7 +29,7 @@ def monotonic_reads(ctx: Context) -> list[Violation]:
     result is `terminal-is-final`'s to judge)."""
     found: list[Violation] = []
     for facts in ctx.scans.values():
-        ranked = [(op, rank) for op in facts.ops if (rank := _rank(op)) is not None]
+        ranked = _ranked(facts.ops)
         if _never_less(ranked):
             continue
         by_end = sorted(ranked, key=lambda item: (item[0].end, item[0].index))
@@ -81,7 +87,7 @@ def terminal_is_final(ctx: Context) -> list[Violation]:
                 continue
             if lost is not None and ctx.exempt_as_lost(facts, op):
                 continue
-            if op.reply.terminal:
+            if op.reply.status in TERMINAL:
                 if result_of(op) != result_of(first):
                     witnesses.append(op)
             elif op.reply.status == "scanning" and not ctx.stale_tolerated(facts, op):
