@@ -82,8 +82,8 @@ def parser() -> argparse.ArgumentParser:
         type=int,
         default=1,
         metavar="N",
-        help="judge in N processes, the history split by scan owner (default 1; the verdict is "
-        "the same: for histories of a million operations and more)",
+        help="judge in N processes, the history split by scan owner (default 1; the same "
+        "verdict; pays only with idle cores, on histories of millions of operations)",
     )
     check.add_argument(
         "--out",
