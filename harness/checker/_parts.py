@@ -120,8 +120,8 @@ def judge_in_parts(history: History, jobs: int, judge: Callable[[Context], Judge
     from harness.pool import interruptible_pool
 
     global _SHARED
-    if "fork" not in multiprocess.get_all_start_methods():
-        # Without fork each worker would be sent the whole history: one process judges it.
+    if multiprocess.get_start_method() != "fork":
+        # A spawned worker would have to be sent the whole history: one process judges it.
         return [judge(Context(history))]
     _SHARED = (history, plan_parts(history, jobs), judge)
     # Frozen (see `settled`), the history is not walked by a forked part's collections either,
