@@ -112,6 +112,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from harness.report import format_run, prepare_out_dir, write_run
 
     checker = Checker(args.invariant or None)
+    if args.jobs < 1:
+        raise BadInput(f"--jobs: must be at least 1, got {args.jobs}")
     check_junit(args.junit)
     if args.out is not None and (args.out / "history.jsonl").resolve() == args.history.resolve():
         raise BadInput(
@@ -127,7 +129,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         history.info = replace(history.info, timing=timing)
     if args.out is not None:
         prepare_out_dir(args.out)
-    verdict = checker.check(history)
+    verdict = checker.check(history, jobs=args.jobs)
     print(format_run(history, verdict))
     if args.out is not None:
         written = write_run(args.out, history, verdict)

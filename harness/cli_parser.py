@@ -78,6 +78,14 @@ def parser() -> argparse.ArgumentParser:
         help="check only this invariant (repeatable; default: all, see `scanchaos list`)",
     )
     check.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="judge in N processes, the history split by scan owner (default 1; the same "
+        "verdict; pays only with idle cores, on histories of millions of operations)",
+    )
+    check.add_argument(
         "--out",
         type=Path,
         help="also write verdict.json, summary.md, report.html and timeline.png into this folder",

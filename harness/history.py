@@ -24,7 +24,6 @@ from harness.history_format import (
     Record,
     RunRecord,
     Timing,
-    decode_record,
     encode_record,
 )
 from reference_impl import Reply
@@ -137,6 +136,9 @@ class _Stored(Generic[_R]):
     """An operation or a fault window: a frozen dataclass in memory, its `_record` on disk (times
     to the microsecond) and that record's builtins in JSON."""
 
+    # Slotted (as the dataclasses below are): a long history holds millions of them.
+    __slots__ = ()
+
     start: float
     end: float
     _record: ClassVar[type[Any]]
@@ -161,7 +163,7 @@ class _Stored(Generic[_R]):
         return cls.from_record(_validated(data, cls._record, cls._what))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Operation(_Stored[OpRecord]):
     """One client call: who asked which worker what, when, and what came back."""
 
@@ -190,7 +192,7 @@ class Operation(_Stored[OpRecord]):
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FaultEvent(_Stored[FaultRecord]):
     """A fault window: what was broken from when to when (instant faults have end == start)."""
 
@@ -286,66 +288,47 @@ class History:
         self._append(fault_begun(fault, start, target))
 
     def records(self) -> Iterator[Record]:
-        """The run header, then operations and faults in order of start time."""
+        """The run header, then operations and faults in order of start time, each made into
+        its record only as it is yielded (a long history is never held twice)."""
         yield self.info.to_record()
-        merged: list[tuple[float, int, int, OpRecord | FaultRecord]] = []
-        merged.extend((o.start, 0, o.index, o.to_record()) for o in self.ops)
-        merged.extend((f.start, 1, f.index, f.to_record()) for f in self.faults)
-        for _, _, _, record in sorted(merged, key=lambda item: item[:3]):
-            yield record
+        # (kind, index) is unique, so the sort never compares the objects themselves.
+        order: list[tuple[float, int, int, Operation | FaultEvent]] = []
+        order.extend((o.start, 0, o.index, o) for o in self.ops)
+        order.extend((f.start, 1, f.index, f) for f in self.faults)
+        order.sort(key=lambda item: item[:3])
+        for _, _, _, item in order:
+            yield item.to_record()
+
+    def lines(self, batch: int = 4096) -> Iterator[bytes]:
+        """The history file's bytes, `batch` lines at a time."""
+        lines: list[bytes] = []
+        for record in self.records():
+            lines.append(encode_record(record))
+            if len(lines) >= batch:
+                yield b"\n".join(lines) + b"\n"
+                lines.clear()
+        if lines:
+            yield b"\n".join(lines) + b"\n"
 
     def dumps(self) -> str:
-        return b"".join(encode_record(record) + b"\n" for record in self.records()).decode()
+        return b"".join(self.lines()).decode()
 
     def write(self, path: Path) -> None:
-        """Write the whole history to `path` at once: a reader sees the old file or the new one."""
+        """Write the whole history to `path` at once: a reader sees the old file or the new one.
+        Streamed: the file's text is never held whole."""
         self.close_journal()
         partial = path.with_name(path.name + ".partial")
-        partial.write_text(self.dumps(), encoding="utf-8")
+        with partial.open("wb") as out:
+            for chunk in self.lines():
+                out.write(chunk)
         partial.replace(path)
 
     @classmethod
     def from_records(cls, records: Iterable[Record], source: str = "<history>") -> History:
         """A history from decoded records (the first must be the `run` header)."""
-        history: History | None = None
-        seen_ops: set[int] = set()
-        seen_faults: set[int] = set()
-        #: fault windows a journal saw open, and not yet closed by their `fault` record
-        open_faults: dict[tuple[str, float, str | None], FaultBegunRecord] = {}
-        for number, record in enumerate(records, start=1):
-            if isinstance(record, RunRecord):
-                if history is not None:
-                    raise HistoryFormatError(f"{source}:{number}: a second 'run' record")
-                history = cls(RunInfo.from_record(record))
-            elif history is None:
-                raise HistoryFormatError(f"{source}:{number}: first record must be 'run'")
-            elif isinstance(record, FaultBegunRecord):
-                open_faults[record.fault, record.start, record.target] = record
-            elif isinstance(record, OpRecord):
-                if record.index in seen_ops:
-                    raise HistoryFormatError(
-                        f"{source}:{number}: field index: operation {record.index} appears twice"
-                    )
-                seen_ops.add(record.index)
-                history.ops.append(Operation.from_record(record))
-            else:
-                if record.index in seen_faults:
-                    raise HistoryFormatError(
-                        f"{source}:{number}: field index: fault {record.index} appears twice"
-                    )
-                seen_faults.add(record.index)
-                close_window(open_faults, record.fault, record.start, record.target)
-                history.faults.append(FaultEvent.from_record(record))
-        if history is None:
-            raise HistoryFormatError(f"{source}: empty history (no 'run' record)")
-        if open_faults:
-            history.close_open_faults(list(open_faults.values()))
-        history.ops.sort(key=lambda o: o.index)
-        history.faults.sort(key=lambda f: f.index)
-        # The checker looks operations up by index: renumber what another client wrote sparsely.
-        history.ops = [replace(o, index=i) for i, o in enumerate(history.ops)]
-        history.faults = [replace(f, index=i) for i, f in enumerate(history.faults)]
-        return history
+        from harness.history_read import history_of
+
+        return history_of(enumerate(records, start=1), source)
 
     def close_open_faults(self, begun: list[FaultBegunRecord]) -> None:
         """Faults whose window never closed (the run was killed meanwhile): each lasted, as far
@@ -365,32 +348,9 @@ class History:
         """Read and validate a history file; `HistoryFormatError` names the line and field.
 
         A run stopped by a signal may end in a partial line: it is dropped, and the history
-        says it was interrupted.
+        says it was interrupted. Streamed: the file is never held whole
+        (`harness.history_read`).
         """
-        try:
-            raw = path.read_bytes()
-        except OSError as error:
-            raise HistoryFormatError(f"{path}: cannot read ({error.strerror})") from None
-        lines = raw.split(b"\n")
-        truncated = bool(lines[-1].strip())
-        records: list[Record] = []
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            if truncated and number == len(lines):
-                try:
-                    records.append(decode_record(line, f"{path}:{number}"))
-                except HistoryFormatError:
-                    break  # the last line was cut off mid-write
-                truncated = False
-                continue
-            records.append(decode_record(line, f"{path}:{number}"))
-        history = cls.from_records(records, str(path))
-        if truncated and history.info.interrupted is None:
-            history.info = replace(history.info, interrupted="the last line was cut off")
-        if history.info.interrupted is not None:
-            # The header was written before the run had an end: it lasted as far as its records.
-            ends = [o.end for o in history.ops] + [f.end for f in history.faults]
-            last = max(ends, default=0.0)
-            history.info = replace(history.info, duration=max(history.info.duration, last))
-        return history
+        from harness.history_read import read_history
+
+        return read_history(path)

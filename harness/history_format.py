@@ -23,11 +23,13 @@ from reference_impl.entry import ReplyStatus
 __all__ = [
     "FAULT_KINDS",
     "OP_KINDS",
+    "RECORD_DECODER",
     "REPLY_STATUSES",
     "FaultBegunRecord",
     "FaultKind",
     "FaultRecord",
     "HistoryFormatError",
+    "LineProblem",
     "OpKind",
     "OpRecord",
     "Record",
@@ -35,6 +37,7 @@ __all__ = [
     "RunRecord",
     "Timing",
     "TimingRecord",
+    "decode_line",
     "decode_record",
     "encode_record",
     "field_problem",
@@ -188,7 +191,9 @@ class FaultBegunRecord(_Record, tag="fault-begun", frozen=True):
 
 Record = RunRecord | OpRecord | FaultRecord | FaultBegunRecord
 
-_DECODER = msgspec.json.Decoder(Record)
+#: the one decoder of history lines (a reader that decodes many keeps it, and checks what
+#: `decode_line` checks beyond the model)
+RECORD_DECODER = msgspec.json.Decoder(Record)
 _ENCODER = msgspec.json.Encoder(order="sorted")
 
 
@@ -210,28 +215,44 @@ def field_problem(message: str) -> str:
 def decode_record(line: bytes | str, where: str = "<history>") -> Record:
     """One line of a history file, validated; `HistoryFormatError` names `where` and the field."""
     try:
-        record = _DECODER.decode(line)
+        return decode_line(line)
+    except LineProblem as problem:
+        raise HistoryFormatError(f"{where}: {problem}") from None
+
+
+class LineProblem(Exception):
+    """What is wrong with a line, before anyone has said where the line is."""
+
+
+def decode_line(line: bytes | str) -> Record:
+    """One line, validated, for a reader that names the line itself on `LineProblem` (a million
+    lines would otherwise format a million locations that no one reads)."""
+    try:
+        record = RECORD_DECODER.decode(line)
     except msgspec.ValidationError as error:
-        raise HistoryFormatError(f"{where}: {field_problem(str(error))}") from None
+        raise LineProblem(field_problem(str(error))) from None
     except msgspec.DecodeError as error:
-        raise HistoryFormatError(f"{where}: not JSON ({error})") from None
-    _check_times(record, where)
+        raise LineProblem(f"not JSON ({error})") from None
+    if isinstance(record, RunRecord):
+        return record
+    if isinstance(record, FaultBegunRecord):
+        if not _NEG_INF < record.start < _INF:
+            raise LineProblem("field start: must be a finite number")
+        return record
+    start, end = record.start, record.end
+    # A NaN fails every comparison, so one chained test catches it and the infinities.
+    if not (_NEG_INF < start < _INF and _NEG_INF < end < _INF):
+        name = "start" if not _NEG_INF < start < _INF else "end"
+        raise LineProblem(f"field {name}: must be a finite number")
+    if end < start:
+        raise LineProblem(f"field end: {end} is before start {start}")
+    if record.index < 0:
+        raise LineProblem("field index: must not be negative")
     return record
 
 
-def _check_times(record: Record, where: str) -> None:
-    if isinstance(record, RunRecord):
-        return
-    for name in ("start", "end"):
-        value = getattr(record, name, 0.0)
-        if value != value or value in (float("inf"), float("-inf")):
-            raise HistoryFormatError(f"{where}: field {name}: must be a finite number")
-    if isinstance(record, FaultBegunRecord):
-        return
-    if record.end < record.start:
-        raise HistoryFormatError(f"{where}: field end: {record.end} is before start {record.start}")
-    if record.index < 0:
-        raise HistoryFormatError(f"{where}: field index: must not be negative")
+_INF = float("inf")
+_NEG_INF = float("-inf")
 
 
 def encode_record(record: Record) -> bytes:

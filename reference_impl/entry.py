@@ -87,9 +87,11 @@ class ScanEntry:
         return replace(self, status=status, updated_at=now, finished_at=now, reason=reason)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Reply:
-    """What one operation answered: the same shape in simulation and over HTTP."""
+    """What one operation answered: the same shape in simulation and over HTTP.
+
+    Slotted: a long history holds a million of them."""
 
     status: ReplyStatus
     scan_id: str | None = None

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.checker._common import describe
+from harness.checker._parts import Judged, settled
 from harness.checker.invariants import INVARIANTS, Invariant
 from harness.checker.model import SHOWN, Context, LostByFault, Violation
 from harness.history import History
@@ -130,20 +131,39 @@ class Checker:
                 raise UnknownInvariantError(name)
         self.invariants = [INVARIANTS[name] for name in names]
 
-    def check(self, history: History) -> Verdict:
-        ctx = Context(history)
+    def check(self, history: History, jobs: int = 1) -> Verdict:
+        """The verdict on `history`; `jobs` > 1 judges it in that many processes, split by
+        scan owner (`harness.checker._parts`), with the same verdict."""
+        with settled():
+            if jobs > 1:
+                from harness.checker._parts import judge_in_parts
+
+                parts = judge_in_parts(history, jobs, self._judge)
+            else:
+                parts = [self._judge(Context(history))]
         checked = {inv.name for inv in self.invariants}
         violations: list[Violation] = []
         results = []
-        for name, inv in INVARIANTS.items():
-            found = inv.check(ctx) if name in checked else []
+        for name in INVARIANTS:
+            found = [v for part in parts for v in part.found[name]]
             results.append(InvariantResult(name, name in checked, len(found)))
             violations.extend(found)
-        violations.sort(key=lambda v: (v.at, v.invariant, v.scan_id or ""))
+        # Evidence last: two violations alike in the rest come from two users, in any part.
+        violations.sort(key=lambda v: (v.at, v.invariant, v.scan_id or "", v.evidence))
+        lost = sorted((item for part in parts for item in part.lost), key=lambda item: item[0])
+        return Verdict(results, violations, [item[1] for item in lost], unknown_reasons(history))
+
+    def _judge(self, ctx: Context) -> Judged:
+        checked = {inv.name for inv in self.invariants}
+        found = {
+            name: inv.check(ctx) if name in checked else [] for name, inv in INVARIANTS.items()
+        }
         lost = [
-            lost for facts in ctx.scans.values() if (lost := ctx.lost_by_fault(facts)) is not None
+            (facts.ops[0].index, lost)
+            for facts in ctx.scans.values()
+            if (lost := ctx.lost_by_fault(facts)) is not None
         ]
-        return Verdict(results, violations, lost, unknown_reasons(history))
+        return Judged(found, lost)
 
 
 def unknown_reasons(history: History) -> list[str]:

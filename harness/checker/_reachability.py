@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
+
 from harness.checker._common import after, before, describe, name, ordered, violation
 from harness.checker.model import READS, SHOWN, Context, ScanFacts, Violation
 from harness.history import Operation
@@ -27,6 +29,10 @@ def _latest_not_found_owner(ctx: Context, op: Operation) -> ScanFacts | None:
     return max(inside, key=lambda f: (f.began() or 0.0, f.scan_id)) if inside else None
 
 
+#: the statuses `_unreachable` may judge unreachable (every other answer reached the scan)
+_UNREACHABLE = frozenset({"not_found", "unavailable", "lost"})
+
+
 def _unreachable(ctx: Context, op: Operation) -> bool:
     """`not_found`, always; `unavailable` outside every Redis fault and its grace; a dropped
     connection outside every fault window."""
@@ -43,7 +49,8 @@ def reachable_until_expiry(ctx: Context) -> list[Violation]:
     for facts in ctx.scans.values():
         for op in facts.owner_reads():
             if (
-                _unreachable(ctx, op)
+                op.reply.status in _UNREACHABLE
+                and _unreachable(ctx, op)
                 and _window_contains(ctx, facts, op)
                 and not ctx.exempt_as_lost(facts, op)
             ):
@@ -106,8 +113,9 @@ def latest_is_newest(ctx: Context) -> list[Violation]:
         ]
         witnesses: list[Operation] = []
         expected_of: dict[int, ScanFacts] = {}
+        begun = _Begun(ctx, scans) if latest_ops else None
         for op in latest_ops:
-            newest = _newest_begun(ctx, scans, op)
+            newest = begun.newest(op) if begun is not None else None
             if newest is None:
                 continue
             newest_began = newest.service_began() or 0.0
@@ -136,16 +144,32 @@ def latest_is_newest(ctx: Context) -> list[Violation]:
     return found
 
 
-def _newest_begun(ctx: Context, scans: list[ScanFacts], op: Operation) -> ScanFacts | None:
-    candidates = []
-    for facts in scans:
-        began = facts.service_began()
-        horizon = facts.horizon(ctx.timing)
-        if began is None or horizon is None or ctx.exempt_as_lost(facts, op):
-            continue
-        if began < op.start - ctx.timing.slack and before(op, horizon, ctx):
-            candidates.append((began, facts.scan_id, facts))
-    return max(candidates)[2] if candidates else None
+class _Begun:
+    """A user's scans the service began, by (began, scan id), for `latest` reads to look up."""
+
+    def __init__(self, ctx: Context, scans: list[ScanFacts]) -> None:
+        ranked = []
+        for facts in scans:
+            began = facts.service_began()
+            horizon = facts.horizon(ctx.timing)
+            if began is not None and horizon is not None:
+                ranked.append((began, facts.scan_id, horizon, facts))
+        ranked.sort(key=lambda item: item[:2])
+        self.ctx = ctx
+        self.began = [item[0] for item in ranked]
+        self.ranked = ranked
+
+    def newest(self, op: Operation) -> ScanFacts | None:
+        """The newest of them begun before `op` and not expired when it ended: walked from the
+        newest down, the first that qualifies is the one (usually the first looked at)."""
+        ctx = self.ctx
+        i = bisect_left(self.began, op.start - ctx.timing.slack) - 1
+        while i >= 0:
+            _, _, horizon, facts = self.ranked[i]
+            if before(op, horizon, ctx) and not ctx.exempt_as_lost(facts, op):
+                return facts
+            i -= 1
+        return None
 
 
 def terminates(ctx: Context) -> list[Violation]:
@@ -203,10 +227,14 @@ def expires_after_ttl(ctx: Context) -> list[Violation]:
         return done + margin
 
     for facts, done in ctx.having(ScanFacts.completion):
+        soonest = done + margin  # `gone_by` is never sooner: most reads are told by this alone
         witnesses = [
             op
             for op in facts.ops
-            if op.op in READS and op.start > gone_by(facts, done, op) and op.reply.status in SHOWN
+            if op.start > soonest
+            and op.op in READS
+            and op.start > gone_by(facts, done, op)
+            and op.reply.status in SHOWN
         ]
         if witnesses:
             w = ordered(witnesses)

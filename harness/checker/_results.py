@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
-from harness.checker._common import after, before, describe, name, ordered, result_of, violation
+import math
+
+from harness.checker._common import describe, name, ordered, result_of, violation
 from harness.checker.model import Context, Violation
 from harness.history import Operation
+from reference_impl import TERMINAL
 
 
-def _rank(op: Operation) -> int | None:
-    r = op.reply
-    if r.terminal:
-        return (r.total or 0) + 1
-    if r.status == "scanning" and r.done is not None:
-        return r.done
-    return None
+def _ranked(ops: list[Operation]) -> list[tuple[Operation, int]]:
+    """The operations that show progress, each with how much: a terminal result ranks above
+    every strategy done, `scanning` ranks by strategies done. One call a scan (not one an
+    operation: a million-operation history has a million)."""
+    ranked = []
+    for op in ops:
+        r = op.reply
+        if r.status in TERMINAL:
+            ranked.append((op, (r.total or 0) + 1))
+        elif r.status == "scanning" and r.done is not None:
+            ranked.append((op, r.done))
+    return ranked
 
 
 def monotonic_reads(ctx: Context) -> list[Violation]:
@@ -21,7 +29,9 @@ def monotonic_reads(ctx: Context) -> list[Violation]:
     result is `terminal-is-final`'s to judge)."""
     found: list[Violation] = []
     for facts in ctx.scans.values():
-        ranked = [(op, rank) for op in facts.ops if (rank := _rank(op)) is not None]
+        ranked = _ranked(facts.ops)
+        if _never_less(ranked):
+            continue
         by_end = sorted(ranked, key=lambda item: (item[0].end, item[0].index))
         witnesses: list[Operation] = []
         shown: dict[int, Operation] = {}
@@ -47,6 +57,17 @@ def monotonic_reads(ctx: Context) -> list[Violation]:
     return found
 
 
+def _never_less(ranked: list[tuple[Operation, int]]) -> bool:
+    """Do the reads, in index order, start in order and never show less? Then none shows less
+    than one that ended before it began (the common case, told without sorting)."""
+    start, most = -math.inf, -1
+    for op, rank in ranked:
+        if op.start < start or rank < most:
+            return False
+        start, most = op.start, rank
+    return True
+
+
 def terminal_is_final(ctx: Context) -> list[Violation]:
     """Once any reply showed a terminal result, every later reply of that scan shows the same
     result (status, strategies done, reason) until it expires. No fault exempts a changed
@@ -58,12 +79,15 @@ def terminal_is_final(ctx: Context) -> list[Violation]:
         if first is None or horizon is None:
             continue
         witnesses = []
+        # `after(op, first.end)` and `before(op, horizon)`, for every operation of the scan.
+        since, until = first.end + ctx.timing.slack, horizon - ctx.timing.slack
+        lost = ctx.lost_by_fault(facts)
         for op in facts.ops:
-            if op is first or not (after(op, first.end, ctx) and before(op, horizon, ctx)):
+            if op is first or not (op.start > since and op.end < until):
                 continue
-            if ctx.exempt_as_lost(facts, op):
+            if lost is not None and ctx.exempt_as_lost(facts, op):
                 continue
-            if op.reply.terminal:
+            if op.reply.status in TERMINAL:
                 if result_of(op) != result_of(first):
                     witnesses.append(op)
             elif op.reply.status == "scanning" and not ctx.stale_tolerated(facts, op):
@@ -98,7 +122,7 @@ def honest_status(ctx: Context) -> list[Violation]:
     """`complete` means every strategy done; `partial` fewer, with a reason; `failed` carries a
     reason; `scanning` never claims all done."""
     by_scan: dict[str | None, list[tuple[Operation, str]]] = {}
-    for op in ctx.history.ops:
+    for op in ctx.judged_ops:
         why = _dishonest(op)
         if why is not None:
             by_scan.setdefault(op.scan_id, []).append((op, why))

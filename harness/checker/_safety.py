@@ -28,6 +28,10 @@ def isolated(ctx: Context) -> list[Violation]:
     return found
 
 
+#: the statuses `no_server_errors` may count against the service
+_SERVER_ERRORS = frozenset({"error", "unavailable", "lost"})
+
+
 def no_server_errors(ctx: Context) -> list[Violation]:
     def bad(op: Operation) -> bool:
         status = op.reply.status
@@ -40,8 +44,9 @@ def no_server_errors(ctx: Context) -> list[Violation]:
         return False
 
     by_scan: dict[str | None, list[Operation]] = {}
-    for op in ctx.history.ops:
-        if bad(op):
+    for op in ctx.judged_ops:
+        # Every other status is no server error: told without a call for most operations.
+        if op.reply.status in _SERVER_ERRORS and bad(op):
             by_scan.setdefault(op.scan_id, []).append(op)
     found: list[Violation] = []
     for scan_id, ops in by_scan.items():

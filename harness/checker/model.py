@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from harness.checker._facts import READS, SHOWN, ScanFacts
+from harness.checker._windows import Windows
 from harness.history import FaultEvent, History, Operation, Timing
 
 __all__ = ["READS", "SHOWN", "Context", "LostByFault", "ScanFacts", "Violation"]
 
-READS = ("status", "latest")
-#: reply statuses that show a scan exists (its progress or its result)
-SHOWN = frozenset({"scanning", "complete", "partial", "failed"})
 #: the fault windows in which Redis itself was broken, as a client sees it
 REDIS_FAULTS = frozenset({"redis-outage", "redis-failover"})
 
@@ -69,79 +68,6 @@ class LostByFault:
         }
 
 
-@dataclass
-class ScanFacts:
-    """Everything the history says about one scan."""
-
-    scan_id: str
-    owner: str | None = None
-    label: str | None = None
-    start_op: Operation | None = None
-    #: every operation that answered about this scan (the start call included)
-    ops: list[Operation] = field(default_factory=list)
-
-    @property
-    def worker(self) -> str | None:
-        return self.start_op.worker if self.start_op else None
-
-    @property
-    def sent(self) -> float | None:
-        """When the client sent the start request."""
-        return self.start_op.start if self.start_op else None
-
-    def service_began(self) -> float | None:
-        """When the service began the scan, as its replies say; None when no reply said."""
-        times = [o.reply.started_at for o in self.ops if o.reply.started_at is not None]
-        return min(times) if times else None
-
-    def began(self) -> float | None:
-        """When the service began the scan, else when the client sent the start request.
-
-        A start request queued behind another one on a busy worker was sent earlier than the
-        scan began; the scan's budget and the worker timeout run from when it began.
-        """
-        began = self.service_began()
-        return began if began is not None else self.sent
-
-    def first_terminal(self) -> Operation | None:
-        terminal = [o for o in self.ops if o.reply.terminal and self.owned(o)]
-        return min(terminal, key=lambda o: (o.end, o.index)) if terminal else None
-
-    def completion(self) -> float | None:
-        """When the scan became terminal: the earliest `finished_at` any terminal reply carried."""
-        times = [
-            o.reply.finished_at
-            for o in self.ops
-            if o.reply.terminal and o.reply.finished_at is not None and self.owned(o)
-        ]
-        if times:
-            return min(times)
-        first = self.first_terminal()
-        return first.end if first else None
-
-    def shown(self) -> Operation | None:
-        """The first reply that showed the scan to its owner (its start, or a read)."""
-        showing = [o for o in self.ops if o.reply.status in SHOWN and self.owned(o)]
-        return min(showing, key=lambda o: (o.end, o.index)) if showing else None
-
-    def horizon(self, timing: Timing) -> float | None:
-        """Until when the scan must stay reachable: completion + result TTL.
-
-        A scan never seen terminal was written with the result TTL when it began, so it is
-        reachable at least until then (and must read `failed` if its worker died).
-        """
-        anchor = self.completion()
-        if anchor is None:
-            anchor = self.began()
-        return None if anchor is None else anchor + timing.result_ttl
-
-    def owner_reads(self) -> list[Operation]:
-        return [o for o in self.ops if o.op in READS and self.owned(o)]
-
-    def owned(self, op: Operation) -> bool:
-        return self.owner is None or op.user == self.owner
-
-
 _T = TypeVar("_T")
 
 
@@ -156,9 +82,16 @@ class Context:
             if value is not None:
                 yield facts, value
 
-    def __init__(self, history: History) -> None:
+    def __init__(self, history: History, *, judges_unscoped: bool = True) -> None:
+        """`judges_unscoped` False: this is one part of a history split by scan owner (see
+        `harness.checker._parts`), and operations that name no scan are another part's to
+        judge one by one."""
         self.history = history
         self.timing: Timing = history.info.timing
+        #: the operations the invariants judge one by one (not scan by scan)
+        self.judged_ops: list[Operation] = (
+            history.ops if judges_unscoped else [o for o in history.ops if o.scan_id is not None]
+        )
         self.scans: dict[str, ScanFacts] = {}
         #: `latest` replies that named no scan (not_found, unavailable, ...), by user
         self.anonymous_latest: dict[str, list[Operation]] = {}
@@ -167,7 +100,9 @@ class Context:
                 if op.op == "latest":
                     self.anonymous_latest.setdefault(op.user, []).append(op)
                 continue
-            facts = self.scans.setdefault(op.scan_id, ScanFacts(op.scan_id))
+            facts = self.scans.get(op.scan_id)
+            if facts is None:
+                facts = self.scans[op.scan_id] = ScanFacts(op.scan_id)
             facts.ops.append(op)
             if op.op == "start":
                 facts.start_op = op
@@ -192,6 +127,28 @@ class Context:
         self.restarts: list[FaultEvent] = [f for f in history.faults if f.fault == "worker-restart"]
         self._excused_until = _excused_until(self.redis_faults, self.timing)
         self._lost: dict[str, LostByFault | None] = {}
+        self._index_windows()
+
+    def _index_windows(self) -> None:
+        """The fault windows by time, each in the span each question asks about."""
+        timing, redis = self.timing, self.redis_faults
+        starts = [f.start for f in redis]
+        #: Redis faults with their excuse (chain and grace)
+        self._excused = Windows(redis, starts, [self.excused_until(f) for f in redis])
+        #: Redis faults as they were (Redis down)
+        self._down = Windows(redis, starts, [f.end for f in redis])
+        #: Redis faults with their own grace
+        self._graced = Windows(redis, starts, [f.end + timing.grace_after(f.fault) for f in redis])
+        others = [f for f in self.history.faults if f.fault not in REDIS_FAULTS]
+        #: every other fault, widened by the recovery grace and the clock slack
+        self._others = Windows(
+            others,
+            [f.start - timing.slack for f in others],
+            [f.end + timing.fault_grace for f in others],
+        )
+        self.failovers = [f for f in redis if f.fault == "redis-failover"]
+        lags = [f for f in self.history.faults if f.fault == "replica-lag"]
+        self._lags = Windows(lags, [f.start for f in lags], [f.end for f in lags])
 
     # -- fault windows --------------------------------------------------------------------
 
@@ -201,17 +158,10 @@ class Context:
 
     def in_redis_fault(self, op: Operation) -> bool:
         """Does `op` overlap a Redis fault window or its recovery grace?"""
-        return any(
-            op.start <= self.excused_until(f) and op.end >= f.start for f in self.redis_faults
-        )
+        return self._excused.meets(op.start, op.end)
 
     def in_any_fault(self, op: Operation) -> bool:
-        grace = self.timing.fault_grace
-        return self.in_redis_fault(op) or any(
-            op.start <= f.end + grace and op.end >= f.start - self.timing.slack
-            for f in self.history.faults
-            if f.fault not in REDIS_FAULTS
-        )
+        return self.in_redis_fault(op) or self._others.meets(op.start, op.end)
 
     def restarted(self, worker: str, at: float) -> bool:
         """Was `worker` restarted by a declared fault at `at` (within the clock slack)?"""
@@ -222,9 +172,11 @@ class Context:
 
     def redis_fault_seconds(self, start: float, end: float) -> float:
         timing = self.timing
+        # Only the faults that reach into [start, end]: every other term is 0.0, which adds
+        # nothing to the sum, in this order or any.
         return sum(
             max(0.0, min(end, f.end + timing.grace_after(f.fault)) - max(start, f.start))
-            for f in self.redis_faults
+            for f in self._graced.meeting(start, end)
         )
 
     def stale_tolerated(self, facts: ScanFacts, op: Operation) -> bool:
@@ -235,10 +187,8 @@ class Context:
             return False
         done = facts.completion()
         return any(
-            op.start <= self.excused_until(fault)
-            and op.end >= fault.start
-            and (done is None or done >= self._holds_since(fault) - self.timing.slack)
-            for fault in self.redis_faults
+            done is None or done >= self._holds_since(fault) - self.timing.slack
+            for fault in self._excused.meeting(op.start, op.end)
         )
 
     def _lacked(self, facts: ScanFacts, failover: FaultEvent) -> bool:
@@ -261,11 +211,7 @@ class Context:
         only what it had received by then)."""
         if fault.fault != "redis-failover":
             return fault.start
-        lags = [
-            f.start
-            for f in self.history.faults
-            if f.fault == "replica-lag" and f.start <= fault.start <= f.end
-        ]
+        lags = [f.start for f in self._lags.meeting(fault.start, fault.start)]
         return min([fault.start, *lags])
 
     # -- lost by fault --------------------------------------------------------------------
@@ -278,8 +224,8 @@ class Context:
         a memory TTL before the death (a copy it would write back)."""
         worker = facts.worker
         timing = self.timing
-        for failover in self.redis_faults:
-            if failover.fault != "redis-failover" or not self._lacked(facts, failover):
+        for failover in self.failovers:
+            if not self._lacked(facts, failover):
                 continue
             since = failover.start - timing.memory_ttl
             # A read by id keeps a copy in the worker's memory (a `latest` need not).
@@ -329,9 +275,7 @@ class Context:
                 return lost
         if done is None or facts.worker is None:
             return None
-        for outage in self.redis_faults:
-            if not outage.start <= done <= outage.end:
-                continue
+        for outage in self._down.meeting(done, done):
             grace = self.timing.grace_after(outage.fault)
             for restart in self.restarts:
                 if restart.target == facts.worker and done <= restart.start <= outage.end + grace:
