@@ -40,19 +40,8 @@ Operation = Literal["start", "status", "latest"]
 def reference_contract() -> Contract:
     """How `reference_impl.web` speaks: `X-User`, flat `Reply.to_dict()` bodies, every reply
     carrying its status word (so no HTTP code needs mapping)."""
-    names = (
-        "status",
-        "scan_id",
-        "owner",
-        "done",
-        "total",
-        "reason",
-        "started_at",
-        "finished_at",
-        "opportunities",
-        "null_fields",
-        "source",
-    )
+    # Every body field sits under its own name.
+    names = HttpBody.__struct_fields__
     return Contract(
         HttpContract(
             start=Endpoint(method="POST", path="/scans"),

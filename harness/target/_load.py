@@ -13,7 +13,7 @@ import msgspec
 
 from harness.exits import BadInput
 from harness.history_format import field_problem
-from harness.target._model import HARNESS_STATUSES, HttpContract, TargetFile
+from harness.target._model import HARNESS_STATUSES, HttpBody, HttpContract, TargetFile
 from harness.target._target import Target
 from reference_impl.config import TIMING_FIELDS
 from reference_impl.performance import OPTIONAL_COLUMNS
@@ -181,19 +181,7 @@ def _http(http: HttpContract) -> str | None:
         return "field http.user: give exactly one of header, cookie and bearer = true"
     if "{user}" not in user.value:
         return f"field http.user.value: {user.value!r} must hold {{user}}"
-    for field in (
-        "status",
-        "scan_id",
-        "owner",
-        "done",
-        "total",
-        "reason",
-        "started_at",
-        "finished_at",
-        "opportunities",
-        "null_fields",
-        "source",
-    ):
+    for field in HttpBody.__struct_fields__:
         path = getattr(http.body, field)
         if path is not None and not all(path.split(".")):
             return f"field http.body.{field}: {path!r} is not a dotted path (`progress.done`)"
