@@ -575,7 +575,9 @@ class ScanService:
         outlived = now - entry.started_at >= self.config.worker_timeout
         if not outlived and self._silent_for(entry.updated_at, now) <= self.config.stall_timeout:
             return entry
-        if self._doubting_failover():
+        # Asked, not only remembered: the quiet entry may be the older copy a failover that
+        # passed without an error rolled back to.
+        if self._doubting_failover(ask=True):
             return None
         failed = entry.finished(now, "failed", "worker lost")
         self._probe("orphan-marked-failed")

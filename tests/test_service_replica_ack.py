@@ -216,6 +216,33 @@ def test_the_silent_failover_schedule_passes() -> None:
     assert "not_found" not in statuses
 
 
+def test_a_quiet_entry_a_silent_failover_rolled_back_is_not_judged_stalled() -> None:
+    # Found exploring the fixed service for 600 s: two scans ended `partial` while the replica
+    # lagged; the promotion rolled them back to `scanning`, and a worker that met the promoted
+    # replica without an error judged them stalled and answered `failed` over `partial`. A
+    # worker now asks which server is primary before it marks a scan failed.
+    scenario = Scenario(
+        name="explored-fixed-s1",
+        description="two scans end partial as the replica lags; the primary dies",
+        workers=3,
+        duration=178.5,
+        steps=(
+            Start(at=0.0, user="alice", scan="s1"),
+            Start(at=0.0, user="alice", scan="s2"),
+            Poll(scan="s1", start=161.5, until=177.5, every=4.0, fanout=3),
+            Poll(scan="s2", start=161.5, until=177.5, every=4.0, fanout=3),
+        ),
+        faults=(
+            ReplicaLag(at=130.0, duration=31.0),
+            RedisFailover(at=160.0, promote_after=1.0, rejoin_after=3.0),
+        ),
+        profile=StrategyProfile(hang=frozenset({0})),
+    )
+    result = simulate(scenario)
+    assert result.verdict.passed, result.verdict.violations
+    assert not any(op.reply.status == "failed" for op in result.history.ops)
+
+
 def test_a_lagging_replica_does_not_hold_the_start_reply() -> None:
     # Found exploring the fixed service: the replica lagged for 121 s while the scan ended, so
     # no replica acknowledged its result, and the start request waited for one until it
