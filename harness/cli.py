@@ -24,7 +24,16 @@ from typing import TYPE_CHECKING
 from harness.checker import INVARIANTS, UnknownInvariantError, Verdict
 from harness.cli_parser import parser as _parser
 from harness.cli_target import chosen_bugs, chosen_target
-from harness.exits import EXIT_BAD_INPUT, EXIT_INFRA, EXIT_PASS, EXIT_VIOLATION, BadInput
+from harness.exits import (
+    EXIT_BAD_INPUT,
+    EXIT_INFRA,
+    EXIT_PASS,
+    EXIT_VIOLATION,
+    BadInput,
+    Terminated,
+    note_signal,
+    raise_if_signalled,
+)
 from harness.history import History, HistoryFormatError
 from harness.live.cluster import LiveClusterError
 from harness.live.leftovers import RecordError, begin_live
@@ -282,12 +291,17 @@ COMMANDS = {
 }
 
 
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM, raised like Ctrl-C so every context manager stops what it started."""
+_Terminated = Terminated
 
 
 def _terminate(signum: int, _frame: object) -> None:
-    raise _Terminated(f"signal {signum}")
+    note_signal(signum)
+    raise Terminated(f"signal {signum}")
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    note_signal(signum)
+    raise KeyboardInterrupt
 
 
 def _stacks_on_sigusr1() -> None:
@@ -310,11 +324,13 @@ def _command_signals() -> Iterator[None]:
     previous_term = signal.signal(signal.SIGTERM, _terminate)
     # Ctrl-C stops every command, also one started with SIGINT ignored (a background job
     # of a shell without job control, some CI runners): Python would keep it ignored.
-    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
+    previous_int = signal.signal(signal.SIGINT, _interrupt)
+    note_signal(None)
     _stacks_on_sigusr1()
     try:
         yield
     finally:
+        note_signal(None)  # nothing of this command's signals outlives it
         # None: a handler installed outside Python, which cannot be put back from here.
         if previous_term is not None:
             signal.signal(signal.SIGTERM, previous_term)
@@ -336,7 +352,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     with _command_signals():
         try:
-            return _run_command(args)
+            code = _run_command(args)
+            raise_if_signalled()  # one whose exception a fork or a finalizer swallowed
+            return code
         except KeyboardInterrupt:
             print("scanchaos: interrupted", file=sys.stderr)
             raise

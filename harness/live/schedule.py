@@ -28,6 +28,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from harness.exits import raise_if_signalled
 from harness.history import History, OpKind, retime_reply
 from harness.live.client import Exchange, call
 from harness.live.contract import Operation
@@ -143,6 +144,7 @@ class LiveSchedule:
         delay = self.cluster.clock.monotonic_at(at) - time.monotonic()
         if delay > 0:
             self.stopping.wait(delay)
+        raise_if_signalled()
         if self.stopping.is_set():
             raise RunCancelled(f"{self.history.info.scenario}: cancelled")
 
