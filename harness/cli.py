@@ -291,9 +291,6 @@ COMMANDS = {
 }
 
 
-_Terminated = Terminated
-
-
 def _terminate(signum: int, _frame: object) -> None:
     note_signal(signum)
     raise Terminated(f"signal {signum}")
@@ -365,7 +362,7 @@ def console_main() -> int:
     try:
         return main()
     except KeyboardInterrupt as error:
-        return 128 + (signal.SIGTERM if isinstance(error, _Terminated) else signal.SIGINT)
+        return 128 + (signal.SIGTERM if isinstance(error, Terminated) else signal.SIGINT)
 
 
 def _run_command(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ import pytest
 
 from harness import cli
 from harness.cli import main
+from harness.exits import Terminated
 
 
 def test_run_passes_on_the_fixed_service(
@@ -158,7 +159,7 @@ def test_a_signal_whose_exception_was_swallowed_still_stops_the_command(
         return 0
 
     monkeypatch.setitem(cli.COMMANDS, "list", swallowed)
-    with pytest.raises(cli._Terminated):
+    with pytest.raises(Terminated):
         main(["list"])
     monkeypatch.undo()
     # Nothing of it outlives the command.
