@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from harness.history import History, RunInfo, Timing
+from harness.scenario import Poll, Scenario, Start
 from reference_impl import Reply, ServiceConfig
 
 SCAN = "a" * 32
@@ -107,4 +108,16 @@ SHORT = ServiceConfig(
     worker_timeout=60.0,
     stall_timeout=10.0,
     heartbeat_interval=2.0,
+)
+
+
+#: the incident in 60 scenario seconds: a scan on worker 0, polled every second from 3 workers
+INCIDENT_SHORT = Scenario(
+    name="incident-short",
+    description="the 12 s 404, watched for 60 s",
+    duration=60.0,
+    steps=(
+        Start(at=0.0, user="alice", scan="s1", worker=0),
+        Poll(scan="s1", start=1.0, until=60.0, every=1.0, fanout=3),
+    ),
 )

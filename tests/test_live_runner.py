@@ -12,19 +12,10 @@ from harness.live.slack import measured_slack
 from harness.runner import simulate
 from harness.scenario import Poll, RedisOutage, RestartWorker, Scenario, Start
 from reference_impl import ServiceConfig
+from tests.histories import INCIDENT_SHORT as INCIDENT
 from tests.histories import SHORT
 
 pytestmark = pytest.mark.live
-
-INCIDENT = Scenario(
-    name="incident-short",
-    description="the 12 s 404, watched for 60 s",
-    duration=60.0,
-    steps=(
-        Start(at=0.0, user="alice", scan="s1", worker=0),
-        Poll(scan="s1", start=1.0, until=60.0, every=1.0, fanout=3),
-    ),
-)
 
 
 RESTART = Scenario(

@@ -23,20 +23,12 @@ from harness.live.wsgi_adapter import Adapter
 from harness.scenario import Poll, RestartWorker, Scenario, Start
 from harness.target import load_target
 from reference_impl import Reply
+from tests.histories import INCIDENT_SHORT as INCIDENT
 from tests.histories import SHORT
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_WSGI = ROOT / "targets" / "reference_wsgi.toml"
 
-INCIDENT = Scenario(
-    name="incident-short",
-    description="the 12 s 404, watched for 60 s",
-    duration=60.0,
-    steps=(
-        Start(at=0.0, user="alice", scan="s1", worker=0),
-        Poll(scan="s1", start=1.0, until=60.0, every=1.0, fanout=3),
-    ),
-)
 
 RESTART = Scenario(
     name="restart-short",
