@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.checker import Checker, UnknownInvariantError
+from harness.history import Reply
 from tests.histories import (
     ERROR,
     LOST,
@@ -138,6 +139,36 @@ def test_a_scan_the_promotion_lacked_whose_worker_restarted_is_lost_by_fault() -
     held = failover_losing(SCAN).read(35.0, complete(28.0), worker="w2").restart(41.0, "w0")
     held.read(70.0, NOT_FOUND)
     assert len(violated(held, "reachable-until-expiry")) == 1
+
+
+def test_a_scan_orphaned_long_before_a_promotion_that_lacked_it_is_lost_by_fault() -> None:
+    # Its worker restarted as it began, no read judged it stalled before the primary died,
+    # and the replica promoted had lagged since before it began: no copy is left anywhere.
+    def orphaned(*reads: tuple[float, Reply]) -> Builder:
+        b = Builder().start(1.0, 1.0, scanning(0), worker="w0").restart(1.0, "w0")
+        b.history.fault("replica-lag", 0.0, 38.0)
+        b.history.fault("redis-failover", 37.0, 40.0, "replica promoted at 38 s")
+        for at, reply in reads:
+            b.read(at, reply, worker="w2")
+        return b.read(60.0, NOT_FOUND)
+
+    quiet = Checker().check(orphaned((11.0, scanning(0)), (31.0, scanning(0))).history)
+    assert quiet.passed, quiet.violations
+    [lost] = quiet.lost_by_fault
+    assert "restarted at 1.0 s" in lost.why
+    # A reader that judged it failed before the primary died holds that result until a
+    # replica acknowledges it: a 404 after is a violation.
+    judged = orphaned((11.0, scanning(0)), (33.0, failed(33.0)))
+    assert len(violated(judged, "reachable-until-expiry")) == 1
+    # So is one after a read that went unanswered: it may have judged the scan.
+    unanswered = orphaned((11.0, scanning(0)), (33.0, LOST))
+    assert len(violated(unanswered, "reachable-until-expiry")) == 1
+    # A restart before the scan was sent destroyed nothing of it.
+    early = Builder().restart(0.5, "w0").start(1.0, 1.0, scanning(0), worker="w0")
+    early.history.fault("replica-lag", 0.0, 38.0)
+    early.history.fault("redis-failover", 37.0, 40.0, "replica promoted at 38 s")
+    early.read(60.0, NOT_FOUND)
+    assert len(violated(early, "reachable-until-expiry")) == 1
 
 
 def test_restart_after_the_repair_window_is_not_an_excuse() -> None:

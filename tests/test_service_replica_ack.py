@@ -216,6 +216,33 @@ def test_the_silent_failover_schedule_passes() -> None:
     assert "not_found" not in statuses
 
 
+def test_a_scan_orphaned_before_a_promotion_that_lacked_it_is_listed_as_lost() -> None:
+    # Found exploring for 600 s (job seed 0): the worker restarted as the scan began, the
+    # replica had lagged since before, and the primary died before any read judged it
+    # stalled. Nothing holds the scan after the promotion: lost by fault, not a violation.
+    scenario = Scenario(
+        name="orphaned-then-promoted",
+        description="a scan orphaned at once, its only copy on a primary that dies lagged",
+        workers=3,
+        duration=142.0,
+        steps=(
+            Start(at=1.0, user="alice", scan="s1"),
+            Poll(scan="s1", start=1.0, until=141.0, every=10.0),
+        ),
+        faults=(
+            ReplicaLag(at=0.0, duration=38.0),
+            RestartWorker(at=1.0, scan="s1"),
+            RedisFailover(at=37.0, promote_after=1.0, rejoin_after=3.0),
+        ),
+    )
+    result = simulate(scenario)
+    assert result.verdict.passed, result.verdict.violations
+    [lost] = result.verdict.lost_by_fault
+    assert "lacked it" in lost.why
+    statuses = [op.reply.status for op in result.history.ops if op.op == "status"]
+    assert statuses[:4] == ["scanning"] * 4 and statuses[-1] == "not_found"
+
+
 def test_a_quiet_entry_a_silent_failover_rolled_back_is_not_judged_stalled() -> None:
     # Found exploring the fixed service for 600 s: two scans ended `partial` while the replica
     # lagged; the promotion rolled them back to `scanning`, and a worker that met the promoted

@@ -31,8 +31,10 @@ JUDGEMENTS: tuple[str, ...] = (
     "A result whose every copy the injected faults destroyed (completed while Redis was down, "
     "its worker restarted before the write was repaired; or lacked by the replica a failover "
     "promoted (its record names the scan, or the replica lagged since before the scan began or "
-    "completed), its worker restarted from a stall timeout before the primary died until the "
-    "failover's grace ended, and no other worker serving it by id within a memory TTL before) is "
+    "completed), its worker restarted after the scan was sent and before the failover's grace "
+    "ended, no read between that restart and the primary's death showing a result or going "
+    "unanswered (a worker that judged it failed keeps that result until a replica has it), and "
+    "no other worker serving it by id within a memory TTL before) is "
     "listed as lost by fault, not counted as a violation; a result the service records anew "
     "after the loss (a stalled copy judged failed) expires from its own end.",
     "During a Redis fault and its recovery grace (cleanup interval + clock slack), `unavailable` "

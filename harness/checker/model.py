@@ -217,12 +217,17 @@ class Context:
     # -- lost by fault --------------------------------------------------------------------
 
     def _lost_in_failover(self, facts: ScanFacts) -> LostByFault | None:
-        """The replica promoted in a failover lacked the scan (`_lacked`), and the scan's
-        worker, the one that would write it again, was restarted between a stall timeout
-        before the primary died (no other worker has marked the scan failed by then) and the
-        end of the failover's grace, while no other worker had served its result by id within
-        a memory TTL before the death (a copy it would write back)."""
+        """The replica promoted in a failover lacked the scan (`_lacked`), the scan's worker,
+        the one that would write it again, was restarted after the scan was sent and before
+        the end of the failover's grace, no reply between that restart and the primary's death
+        showed a result or went unanswered (`_judged_since`: a worker that judged the stalled
+        scan failed holds that result until a replica acknowledges it), and no other worker
+        had served its result by id within a memory TTL before the death (a copy it would
+        write back)."""
         worker = facts.worker
+        sent = facts.sent
+        if sent is None:
+            return None
         timing = self.timing
         for failover in self.failovers:
             if not self._lacked(facts, failover):
@@ -242,7 +247,8 @@ class Context:
             for restart in self.restarts:
                 if (
                     restart.target == worker
-                    and failover.start - timing.stall_timeout <= restart.start <= until
+                    and sent - timing.slack <= restart.start <= until
+                    and not _judged_since(facts, restart.start, failover.start)
                 ):
                     done = facts.completion()
                     return LostByFault(
@@ -313,3 +319,20 @@ def _excused_until(faults: list[FaultEvent], timing: Timing) -> dict[int, float]
         chain_end = max(f.end + timing.grace_after(f.fault) for f in chain)
     close()
     return until
+
+
+#: replies that leave no result behind in the worker that gave them
+_NOTHING_KEPT = frozenset({"scanning", "unavailable", "not_found"})
+
+
+def _judged_since(facts: ScanFacts, restart: float, death: float) -> bool:
+    """Did a read of the scan between its worker's `restart` and the primary's `death` show a
+    result (a worker that judged the scan failed keeps that result until a replica has it),
+    or go unanswered (it may have)? Reads that showed progress, or nothing, kept nothing."""
+    return any(
+        op.op != "start"
+        and restart <= op.end
+        and op.start <= death
+        and op.reply.status not in _NOTHING_KEPT
+        for op in facts.ops
+    )
