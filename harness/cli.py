@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import faulthandler
+import functools
 import io
 import os
 import signal
@@ -16,7 +17,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -47,6 +48,7 @@ from reference_impl import BUGS, UnknownBugError, validate_bugs
 
 if TYPE_CHECKING:
     from harness.live.runner import LiveOptions
+    from harness.runner import RunResult
 
 
 def _live_options(args: argparse.Namespace) -> LiveOptions:
@@ -83,23 +85,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
     # Written as the run goes: a run killed half-way still leaves what it saw.
     journal = out / HISTORY_FILE
     began = time.perf_counter()
+    run: Callable[..., RunResult] = simulate
     if args.mode == "live":
         begin_live(out)
         from harness.live.runner import run_live
 
-        result = run_live(
-            scenario,
-            bugs=bugs,
-            seed=args.seed,
-            options=options,
-            ref=args.scenario,
-            journal=journal,
-            target=target,
-        )
-    else:
-        result = simulate(
-            scenario, bugs=bugs, seed=args.seed, ref=args.scenario, journal=journal, target=target
-        )
+        run = functools.partial(run_live, options=options)
+    result = run(
+        scenario, bugs=bugs, seed=args.seed, ref=args.scenario, journal=journal, target=target
+    )
     seconds = time.perf_counter() - began
     written = write_run(
         out, result.history, result.verdict, description=scenario.description, seconds=seconds

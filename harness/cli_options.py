@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-__all__ = ["bug_option", "junit_option", "out_option", "seed_option", "target_option"]
+__all__ = [
+    "bug_option",
+    "jobs_option",
+    "junit_option",
+    "out_option",
+    "seed_option",
+    "target_option",
+]
 
 
 def bug_option(
@@ -27,6 +34,11 @@ def junit_option(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="also write the JUnit XML report to PATH (it is always in the output folder)",
     )
+
+
+def jobs_option(parser: argparse.ArgumentParser, default: int | None, help: str) -> None:
+    """`--jobs N`: `help` says what runs side by side in this subcommand."""
+    parser.add_argument("--jobs", type=int, default=default, metavar="N", help=help)
 
 
 def seed_option(parser: argparse.ArgumentParser, help: str) -> None:

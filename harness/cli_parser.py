@@ -7,6 +7,7 @@ from pathlib import Path
 
 from harness.cli_options import (
     bug_option,
+    jobs_option,
     junit_option,
     out_option,
     seed_option,
@@ -52,12 +53,10 @@ def parser() -> argparse.ArgumentParser:
     junit_option(gate)
     target_option(gate)
     _mode_arguments(gate)
-    gate.add_argument(
-        "--jobs",
-        type=int,
-        default=None,
-        metavar="N",
-        help="worker processes for the runs (default: one per CPU; 1 runs in this process); "
+    jobs_option(
+        gate,
+        None,
+        "worker processes for the runs (default: one per CPU; 1 runs in this process); "
         "live: clusters run side by side (default 2)",
     )
 
@@ -77,12 +76,10 @@ def parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="check only this invariant (repeatable; default: all, see `scanchaos list`)",
     )
-    check.add_argument(
-        "--jobs",
-        type=int,
-        default=1,
-        metavar="N",
-        help="judge in N processes, the history split by scan owner (default 1; the same "
+    jobs_option(
+        check,
+        1,
+        "judge in N processes, the history split by scan owner (default 1; the same "
         "verdict; pays only with idle cores, on histories of millions of operations)",
     )
     check.add_argument(
@@ -112,12 +109,7 @@ def parser() -> argparse.ArgumentParser:
     explore.add_argument(
         "--budget", type=float, default=60.0, help="wall seconds of exploration (default 60)"
     )
-    explore.add_argument(
-        "--jobs",
-        type=int,
-        default=1,
-        help="processes; job i explores with seed + i (default 1)",
-    )
+    jobs_option(explore, 1, "processes; job i explores with seed + i (default 1)")
     seed_option(explore, "the first job's seed: same seed, same schedules")
     out_option(explore)
 

@@ -34,12 +34,11 @@ __all__ = [
     "LEGEND",
     "Cell",
     "GateResult",
+    "Matrix",
     "default_jobs",
     "format_gate",
     "format_matrix",
-    "gate_result",
     "mark",
-    "plan_jobs",
     "run_gate",
     "run_matrix",
 ]
@@ -209,66 +208,75 @@ def default_jobs() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def plan_jobs(
-    scenarios: Sequence[Scenario],
-    pairs: Iterable[tuple[int, str | None]],
-    *,
-    seed: int,
-    refs: Mapping[str, str] | None = None,
-    live: LiveOptions | None = None,
-    target: Target | None = None,
-) -> list[_Job]:
-    """One job per (scenario index, bug) pair; a bug of None is the fixed service."""
-    refs = refs or {}
-    return [
-        _Job(
-            order,
-            scenarios[i],
-            refs.get(scenarios[i].name, scenarios[i].name),
-            bug,
-            seed,
-            live,
-            target,
+@dataclass(frozen=True)
+class Matrix:
+    """A gate's runs in one mode: scenarios on the fixed service and under regressions.
+
+    The one matrix runner of every mode: `live` None simulates. `refs` maps a scenario's name to
+    how the user named it, for the reproduce commands; `not_applicable` names the scenarios the
+    target cannot take, with why."""
+
+    scenarios: Sequence[Scenario]
+    bugs: tuple[str, ...]
+    seed: int = 0
+    refs: Mapping[str, str] | None = None
+    live: LiveOptions | None = None
+    target: Target | None = None
+    not_applicable: Mapping[str, str] = field(default_factory=dict)
+
+    def run(
+        self,
+        pairs: Iterable[tuple[int, str | None]],
+        jobs: int,
+        claimed: Sequence[str] | None = None,
+    ) -> GateResult:
+        """Run one job per (scenario index, bug) pair, `jobs` at a time (a bug of None is the
+        fixed service), and judge them together; `claimed` limits the claims held (default:
+        `bugs`)."""
+        refs = self.refs or {}
+        plan = [
+            _Job(
+                order,
+                self.scenarios[i],
+                refs.get(self.scenarios[i].name, self.scenarios[i].name),
+                bug,
+                self.seed,
+                self.live,
+                self.target,
+            )
+            for order, (i, bug) in enumerate(pairs)
+        ]
+        began = time.perf_counter()
+        done = run_matrix(plan, jobs)
+        return self._judge(done, time.perf_counter() - began, jobs, claimed)
+
+    def _judge(
+        self, done: Sequence[_Done], seconds: float, jobs: int, claimed: Sequence[str] | None
+    ) -> GateResult:
+        held = self.bugs if claimed is None else tuple(claimed)
+        baseline = [d.run for d in done if d.cell is None and d.run is not None]
+        ran = [s for s in self.scenarios if s.name not in self.not_applicable]
+        target = self.target
+        return GateResult(
+            target=target.name if target is not None else "reference",
+            not_applicable=dict(self.not_applicable),
+            seed=self.seed,
+            baseline=baseline,
+            cells=[d.cell for d in done if d.cell is not None],
+            bugs=self.bugs,
+            scenarios=tuple(s.name for s in ran),
+            claims=claims_of([(s.name, catches_of(s, target)) for s in ran], held),
+            baseline_seconds={
+                d.run.scenario.name: d.seconds for d in done if d.cell is None and d.run is not None
+            },
+            seconds=seconds,
+            jobs=jobs,
+            cell_runs={
+                (d.cell.scenario, d.cell.bug): d.run
+                for d in done
+                if d.cell is not None and d.run is not None
+            },
         )
-        for order, (i, bug) in enumerate(pairs)
-    ]
-
-
-def gate_result(
-    scenarios: Sequence[Scenario],
-    done: Sequence[_Done],
-    *,
-    seed: int,
-    bugs: tuple[str, ...],
-    seconds: float,
-    jobs: int,
-    claimed: Sequence[str] | None = None,
-    target: Target | None = None,
-    not_applicable: Mapping[str, str] | None = None,
-) -> GateResult:
-    """The verdict over finished runs; `claimed` limits the claims held (default: `bugs`)."""
-    held = bugs if claimed is None else tuple(claimed)
-    baseline = [d for d in done if d.cell is None and d.run is not None]
-    skipped = dict(not_applicable or {})
-    ran = [s for s in scenarios if s.name not in skipped]
-    return GateResult(
-        target=target.name if target is not None else "reference",
-        not_applicable=skipped,
-        seed=seed,
-        baseline=[d.run for d in baseline if d.run is not None],
-        cells=[d.cell for d in done if d.cell is not None],
-        bugs=bugs,
-        scenarios=tuple(s.name for s in ran),
-        claims=claims_of([(s.name, catches_of(s, target)) for s in ran], held),
-        baseline_seconds={d.run.scenario.name: d.seconds for d in baseline if d.run is not None},
-        seconds=seconds,
-        jobs=jobs,
-        cell_runs={
-            (d.cell.scenario, d.cell.bug): d.run
-            for d in done
-            if d.cell is not None and d.run is not None
-        },
-    )
 
 
 def run_gate(
@@ -298,19 +306,8 @@ def run_gate(
         if scenario.name not in skipped
         for bug in (None, *chosen)
     ]
-    began = time.perf_counter()
-    done = run_matrix(plan_jobs(scenarios, pairs, seed=seed, refs=refs, target=target), jobs)
-    seconds = time.perf_counter() - began
-    return gate_result(
-        scenarios,
-        done,
-        seed=seed,
-        bugs=chosen,
-        seconds=seconds,
-        jobs=jobs,
-        target=target,
-        not_applicable=skipped,
-    )
+    matrix = Matrix(scenarios, chosen, seed, refs, target=target, not_applicable=skipped)
+    return matrix.run(pairs, jobs)
 
 
 def not_applicable_to(scenarios: Sequence[Scenario], target: Target | None) -> dict[str, str]:

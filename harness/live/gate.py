@@ -11,19 +11,16 @@ reports say why. The result is the simulated gate's `GateResult`, in mode "live"
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from harness.gate import (
     GateResult,
+    Matrix,
     catches_of,
     default_jobs,
-    gate_result,
     not_applicable_to,
-    plan_jobs,
     run_gate,
-    run_matrix,
 )
 from harness.live.redis_server import find_redis_server
 from harness.live.runner import LiveOptions, check_live
@@ -114,17 +111,7 @@ def run_live_gate(
     live_bugs = [b for b in chosen if b not in limited]
     pairs: list[tuple[int, str | None]] = [(i, None) for i in range(len(scenarios))]
     pairs += plan(scenarios, sim, live_bugs)
-    began = time.perf_counter()
-    done = run_matrix(plan_jobs(scenarios, pairs, seed=seed, refs=refs, live=options), jobs)
-    live = gate_result(
-        scenarios,
-        done,
-        seed=seed,
-        bugs=chosen,
-        seconds=time.perf_counter() - began,
-        jobs=jobs,
-        claimed=live_bugs,
-    )
+    live = Matrix(scenarios, chosen, seed, refs, live=options).run(pairs, jobs, live_bugs)
     return hold_to_simulation(live, sim, limited)
 
 
@@ -151,17 +138,6 @@ def run_target_gate(
     for bug in chosen:
         claimed = [i for i in ran if bug in catches_of(scenarios[i], target)]
         pairs += [(i, bug) for i in claimed or ran]
-    began = time.perf_counter()
-    plan = plan_jobs(scenarios, pairs, seed=seed, refs=refs, live=options, target=target)
-    done = run_matrix(plan, jobs)
-    live = gate_result(
-        scenarios,
-        done,
-        seed=seed,
-        bugs=chosen,
-        seconds=time.perf_counter() - began,
-        jobs=jobs,
-        target=target,
-        not_applicable=skipped,
-    )
+    matrix = Matrix(scenarios, chosen, seed, refs, options, target, not_applicable=skipped)
+    live = matrix.run(pairs, jobs)
     return replace(live, mode="live")

@@ -186,20 +186,9 @@ class LiveSchedule:
             self.sent_at[label] = time.time()
         cfg = self.cluster.worker_config
         timeout = cfg.worker_timeout + cfg.effective_budget + 10.0
-        contract = self.cluster.contract
-        method, path = contract.endpoint("start", user)
-        ex = call(
-            self.cluster.port,
-            method,
-            path,
-            user=user,
-            timeout=timeout,
-            pin=self._pin(index),
-            contract=contract,
-            # The WSGI adapter files the request under the step's label, so that a fault aimed
-            # at "the worker running this scan" finds it in any app (the reference ignores it).
-            headers={LABEL_HEADER: label},
-        )
+        # The WSGI adapter files the request under the step's label, so that a fault aimed at
+        # "the worker running this scan" finds it in any app (the reference ignores it).
+        ex = self._send("start", user, index, timeout=timeout, headers={LABEL_HEADER: label})
         worker = ex.worker
         reply = ex.reply
         if reply.scan_id is not None:
@@ -266,6 +255,20 @@ class LiveSchedule:
     def _read(
         self, op: Operation, user: str, index: int | None, scan_id: str | None = None
     ) -> Exchange:
+        return self._send(op, user, index, scan_id, timeout=READ_TIMEOUT)
+
+    def _send(
+        self,
+        op: Operation,
+        user: str,
+        index: int | None,
+        scan_id: str | None = None,
+        *,
+        timeout: float,
+        headers: dict[str, str] | None = None,
+    ) -> Exchange:
+        """Send `op` as the target's contract spells it, to the worker in slot `index` (None:
+        whichever the balancer picks)."""
         contract = self.cluster.contract
         method, path = contract.endpoint(op, user, scan_id)
         return call(
@@ -273,9 +276,10 @@ class LiveSchedule:
             method,
             path,
             user=user,
-            timeout=READ_TIMEOUT,
+            timeout=timeout,
             pin=self._pin(index),
             contract=contract,
+            headers=headers,
         )
 
     def _poll(self, user: str, label: str, index: int | None) -> None:
