@@ -29,6 +29,7 @@ from redis.exceptions import RedisError, WatchError
 from reference_impl import keys
 from reference_impl.config import ServiceConfig
 from reference_impl.entry import Opportunity, Reply, ScanEntry
+from reference_impl.follow import Follow
 from reference_impl.performance import PerformanceStore
 from reference_impl.strategies import StrategyProfile, strategy_names, strategy_runner
 
@@ -211,6 +212,7 @@ class ScanService:
         self.config = config
         self.performance = performance
         self._redis = redis_client
+        self._follow = Follow(redis_client)
         self._profile = profile or StrategyProfile()
         self._executor = executor
         self._new_id = new_id
@@ -235,6 +237,8 @@ class ScanService:
         self._doubt_primary = config.redis.replica_acks > 0
         self._after_break = False
         self._primary_changed_at = -math.inf
+        #: whether the last break began while this worker still doubted a new primary
+        self._break_in_doubt = False
 
     def connect(self) -> None:
         """The worker's first contact, as it starts. Against a replicated Redis it learns which
@@ -385,8 +389,10 @@ class ScanService:
             # until every worker has written its own again.
             return Reply("unavailable", reason="redis failed over")
         try:
-            cache_key = self._redis_get(keys.latest_key(user_id))
-            raw = self._redis_get(keys.result_key(cache_key)) if cache_key else None
+            followed = self._redis_follow(keys.latest_key(user_id))
+            raw = (
+                followed[1] if followed is not None and keys.valid_cache_key(followed[0]) else None
+            )
             if raw is None:
                 raw = self._newest_stored(user_id)
         except RedisUnavailable:
@@ -436,12 +442,15 @@ class ScanService:
         # The lookup map in memory holds the scans this worker registered; other workers find
         # the cache key through Redis. Results found in Redis are restored into memory.
         cache_key = self._memory_value(self._lookups, scan_id)
+        #: the result as Redis held it when the lookup was read with it (one round trip)
+        fetched: str | None = None
         if not isinstance(cache_key, str):
             if self.config.has("no-redis-fallback"):
                 return None
-            cache_key = self._redis_get(keys.lookup_key(scan_id))
-            if cache_key is None or not keys.valid_cache_key(cache_key):
+            followed = self._redis_follow(keys.lookup_key(scan_id))
+            if followed is None or not keys.valid_cache_key(followed[0]):
                 return None
+            cache_key, fetched = followed
         pending = self._pending.get(cache_key)
         if pending is not None and pending.scan_id == scan_id:
             return self._settle(pending), "memory"
@@ -460,7 +469,7 @@ class ScanService:
             return None
         # A scanning copy may be stale: Redis has the newest progress. Without Redis the worker
         # cannot tell, so it answers unavailable rather than serve old progress.
-        raw = self._redis_get(keys.result_key(cache_key))
+        raw = fetched if fetched is not None else self._redis_get(keys.result_key(cache_key))
         if raw is None:
             self._results.pop(cache_key, None)
             return None
@@ -499,10 +508,16 @@ class ScanService:
         try:
             run_id = str(self._redis.info("server")["run_id"])
             noticed = self._primary_record(run_id)
+            if self._break_in_doubt and run_id == self._primary:
+                # A break within a failover's doubt kept every worker from writing back what
+                # the promotion lost: the doubt runs again from the break's end, also for the
+                # workers yet to start (they read when it began from the record).
+                self._primary_changed_at = time.time()
+                self._redis.set(keys.PRIMARY_KEY, f"{run_id} {self._primary_changed_at!r}")
         except RedisError:
             self._redis_failed()
             return False
-        self._doubt_primary = self._after_break = False
+        self._doubt_primary = self._after_break = self._break_in_doubt = False
         if self._primary is None and noticed is not None:
             # A worker's first look: another worker noticed this primary not long ago, or it
             # is a promoted replica nobody had noticed (the record named the one before).
@@ -779,6 +794,18 @@ class ScanService:
             return None
         return value.decode() if isinstance(value, bytes) else str(value)
 
+    def _redis_follow(self, pointer: str) -> tuple[str, str | None] | None:
+        """`pointer`'s value and the result it names, in one round trip (`Follow`)."""
+        try:
+            found = self._reconnecting(lambda: self._follow(pointer, keys.RESULT_PREFIX))
+        except RedisError:
+            self._redis_failed()
+            if self.config.has("redis-errors-raise"):
+                raise
+            raise RedisUnavailable(pointer) from None
+        self._redis_answered()
+        return found
+
     def _reconnecting(self, command: Callable[[], _T]) -> _T:
         """`command`, once more if its connection was refused, against a replicated Redis: a
         pooled connection to a primary that died fails once, then the pool connects to the one
@@ -802,6 +829,8 @@ class ScanService:
         self._seen_redis_answer = True
         if self._break_since is not None:
             self._doubt_primary = self._after_break = self.config.redis.replica_acks > 0
+            doubted_until = self._primary_changed_at + self._failover_doubt
+            self._break_in_doubt = self._after_break and self._break_since < doubted_until
             now = time.time()
             self._breaks.append((self._break_since, now))
             self._break_since = None

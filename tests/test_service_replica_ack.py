@@ -243,6 +243,34 @@ def test_a_scan_orphaned_before_a_promotion_that_lacked_it_is_listed_as_lost() -
     assert statuses[:4] == ["scanning"] * 4 and statuses[-1] == "not_found"
 
 
+def test_an_outage_within_a_failovers_doubt_makes_the_doubt_run_from_its_end() -> None:
+    # Found exploring for 600 s (job seed 0): a worker restarted at the promotion noticed the
+    # new primary at once; Redis then went down for 10 s, in which nobody could write back
+    # what the promotion lost. Its doubt had run out by the end of the outage, and it answered
+    # 404 for the running scan its worker had not yet written again.
+    scenario = Scenario(
+        name="failover-then-outage",
+        description="a promotion at the start of an outage, a fresh worker reading after it",
+        workers=3,
+        duration=30.0,
+        steps=(
+            Start(at=1.0, user="alice", scan="s1"),
+            Poll(scan="s1", start=1.0, until=29.0, every=2.0),
+            Poll(scan="s1", start=6.5, until=22.5, every=4.0, fanout=3),
+        ),
+        faults=(
+            ReplicaLag(at=0.0, duration=6.0),
+            RedisFailover(at=1.0, rejoin_after=7.0),
+            RestartWorker(at=6.0, idle=True),
+            RedisOutage(at=6.0, duration=10.0),
+        ),
+    )
+    result = simulate(scenario)
+    assert result.verdict.passed, result.verdict.violations
+    statuses = {op.reply.status for op in result.history.ops if op.op == "status"}
+    assert "not_found" not in statuses and "complete" in statuses
+
+
 def test_a_quiet_entry_a_silent_failover_rolled_back_is_not_judged_stalled() -> None:
     # Found exploring the fixed service for 600 s: two scans ended `partial` while the replica
     # lagged; the promotion rolled them back to `scanning`, and a worker that met the promoted
