@@ -26,7 +26,7 @@ from typing import Any
 
 import redis
 
-__all__ = ["Follow"]
+__all__ = ["Follow", "decoded"]
 
 _SCRIPT = """
 local target = redis.call('GET', KEYS[1])
@@ -37,7 +37,8 @@ return {target, redis.call('GET', ARGV[1] .. target)}
 """
 
 
-def _text(value: Any) -> str:
+def decoded(value: Any) -> str:
+    """A value as redis-py returns it (bytes, unless the client decodes), as text."""
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
@@ -55,4 +56,4 @@ class Follow:
         if found is None:
             return None
         target, value = found
-        return _text(target), None if value is None else _text(value)
+        return decoded(target), None if value is None else decoded(value)

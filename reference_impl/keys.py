@@ -32,6 +32,8 @@ RESULT_PREFIX = "opportunity_scan_result:"
 SCANS_PREFIX = "opportunity_user_scans:"
 #: against a replicated Redis only: the primary the workers know, and when one first noticed it
 PRIMARY_KEY = "opportunity_scan_primary"
+#: against a replicated Redis only: when a worker last asked which server is primary
+CONTACT_KEY = "opportunity_scan_contact"
 
 _SCAN_ID = re.compile(r"^[0-9a-f]{32}$")
 _USER_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -91,7 +93,7 @@ def result_key(cache_key: str) -> str:
 
 def is_contract_key(key: str) -> bool:
     """True when `key` is one of the four key families of the contract, with a valid id (or,
-    against a replicated Redis, the primary record)."""
+    against a replicated Redis, the primary record and the contact stamp)."""
     if key.startswith(LOOKUP_PREFIX):
         return valid_scan_id(key[len(LOOKUP_PREFIX) :])
     if key.startswith(LATEST_PREFIX):
@@ -100,4 +102,4 @@ def is_contract_key(key: str) -> bool:
         return valid_user_id(key[len(SCANS_PREFIX) :])
     if key.startswith(RESULT_PREFIX):
         return valid_cache_key(key[len(RESULT_PREFIX) :])
-    return key == PRIMARY_KEY
+    return key in (PRIMARY_KEY, CONTACT_KEY)

@@ -29,7 +29,7 @@ from redis.exceptions import RedisError, WatchError
 from reference_impl import keys
 from reference_impl.config import ServiceConfig
 from reference_impl.entry import Opportunity, Reply, ScanEntry
-from reference_impl.follow import Follow
+from reference_impl.follow import Follow, decoded
 from reference_impl.performance import PerformanceStore
 from reference_impl.strategies import StrategyProfile, strategy_names, strategy_runner
 
@@ -239,6 +239,8 @@ class ScanService:
         self._primary_changed_at = -math.inf
         #: whether the last break began while this worker still doubted a new primary
         self._break_in_doubt = False
+        #: the contact stamp another worker left before this worker's last look
+        self._last_stamp = -math.inf
 
     def connect(self) -> None:
         """The worker's first contact, as it starts. Against a replicated Redis it learns which
@@ -512,8 +514,7 @@ class ScanService:
                 # A break within a failover's doubt kept every worker from writing back what
                 # the promotion lost: the doubt runs again from the break's end, also for the
                 # workers yet to start (they read when it began from the record).
-                self._primary_changed_at = time.time()
-                self._redis.set(keys.PRIMARY_KEY, f"{run_id} {self._primary_changed_at!r}")
+                self._renotice(run_id)
         except RedisError:
             self._redis_failed()
             return False
@@ -522,6 +523,8 @@ class ScanService:
             # A worker's first look: another worker noticed this primary not long ago, or it
             # is a promoted replica nobody had noticed (the record named the one before).
             self._primary_changed_at = noticed
+            if self._unanswered_since_doubt(noticed):
+                self._renotice(run_id)
         if self._primary is not None and run_id != self._primary:
             self._primary_changed_at = time.time()
             self._probe("primary-changed")
@@ -533,6 +536,19 @@ class ScanService:
         self._primary = run_id
         return True
 
+    def _unanswered_since_doubt(self, noticed: float) -> bool:
+        """For a worker's first look: did no worker reach Redis for a while (an outage: no
+        cleanup tick stamped its contact), beginning while the failover noticed at `noticed`
+        was still in doubt? Then nobody could write back what the promotion lost in it, and
+        the doubt runs again from now, as it does for a worker that saw the break itself."""
+        now = time.time()
+        gap = now - self._last_stamp > 2 * self.config.cleanup_interval
+        return gap and self._last_stamp < noticed + self._failover_doubt
+
+    def _renotice(self, run_id: str) -> None:
+        self._primary_changed_at = time.time()
+        self._redis.set(keys.PRIMARY_KEY, f"{run_id} {self._primary_changed_at!r}")
+
     def _primary_record(self, run_id: str) -> float | None:
         """Keep the primary record (`keys.PRIMARY_KEY`: the run id the workers know, and when
         the first of them noticed it) and return when `run_id` was first noticed, now if it
@@ -540,11 +556,17 @@ class ScanService:
         the data: a promoted replica holds the one naming the primary before it, so a worker
         that first meets the promoted one still learns that it is new."""
         now = time.time()
-        raw = self._redis.get(keys.PRIMARY_KEY)
+        # Every worker stamps its contact (a cleanup tick, at the latest); the stamp before
+        # this one says whether Redis went unanswered for a while (see `_check_primary`).
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.get(keys.PRIMARY_KEY)
+        pipe.set(keys.CONTACT_KEY, repr(now), get=True)
+        raw, contact = pipe.execute()
+        self._last_stamp = -math.inf if contact is None else float(decoded(contact))
         if raw is None:
             self._redis.set(keys.PRIMARY_KEY, f"{run_id} -inf", nx=True)
             return None
-        known, _, since = (raw.decode() if isinstance(raw, bytes) else str(raw)).partition(" ")
+        known, _, since = decoded(raw).partition(" ")
         if known != run_id:
             self._redis.set(keys.PRIMARY_KEY, f"{run_id} {now!r}")
             return now
@@ -790,9 +812,7 @@ class ScanService:
                 raise
             raise RedisUnavailable(key) from None
         self._redis_answered()
-        if value is None:
-            return None
-        return value.decode() if isinstance(value, bytes) else str(value)
+        return None if value is None else decoded(value)
 
     def _redis_follow(self, pointer: str) -> tuple[str, str | None] | None:
         """`pointer`'s value and the result it names, in one round trip (`Follow`)."""

@@ -114,8 +114,16 @@ def test_failover_after_completion_catches_no_replica_ack() -> None:
     assert "reachable-until-expiry" in result.verdict.violated()
     [failover] = [f for f in result.history.faults if f.fault == "redis-failover"]
     assert (failover.start, failover.end) == (50.0, 60.0)
-    assert failover.target is not None and "lacking 4 key(s)" in failover.target
-    assert "opportunity_scan_lookup:" in failover.target
+    # The scan's four keys (and the workers' contact stamp, rewritten every cleanup tick).
+    assert failover.target is not None and "lacking 5 key(s)" in failover.target
+    for family in (
+        "scan_lookup:",
+        "scan_result:",
+        "user_latest_scan:",
+        "user_scans:",
+        "scan_contact",
+    ):
+        assert f"opportunity_{family}" in failover.target
 
 
 def test_a_scan_begun_as_the_primary_dies_is_never_answered_not_found() -> None:
@@ -269,6 +277,36 @@ def test_an_outage_within_a_failovers_doubt_makes_the_doubt_run_from_its_end() -
     assert result.verdict.passed, result.verdict.violations
     statuses = {op.reply.status for op in result.history.ops if op.op == "status"}
     assert "not_found" not in statuses and "complete" in statuses
+
+
+def test_a_worker_started_as_an_outage_in_a_failovers_doubt_ends_doubts_too() -> None:
+    # Found exploring for 600 s (job seed 0): as above, but the worker that noticed the
+    # promotion restarted again as the outage ended. Its successor, the first to reach Redis
+    # after the outage, read the record of a failover noticed 10 s before; the contact stamp
+    # tells it that nobody reached Redis since, so it doubts from its own first look.
+    scenario = Scenario(
+        name="failover-outage-restart",
+        description="a promotion, an outage, and a worker started as the outage ends",
+        workers=3,
+        duration=23.5,
+        steps=(
+            Start(at=1.0, user="alice", scan="s1"),
+            Poll(scan="s1", start=1.0, until=1.0),
+            Poll(scan="s1", start=6.5, until=22.5, every=4.0, fanout=3),
+            Poll(scan="s1", start=16.5, until=20.5, every=1.0, fanout=3),
+        ),
+        faults=(
+            ReplicaLag(at=0.0, duration=6.0),
+            RedisFailover(at=1.0, rejoin_after=7.0),
+            RestartWorker(at=6.0, idle=True),
+            RedisOutage(at=6.0, duration=10.0),
+            RestartWorker(at=16.0, idle=True),
+        ),
+    )
+    result = simulate(scenario)
+    assert result.verdict.passed, result.verdict.violations
+    statuses = [op.reply.status for op in result.history.ops if op.op == "status"]
+    assert "not_found" not in statuses and "scanning" in statuses
 
 
 def test_a_quiet_entry_a_silent_failover_rolled_back_is_not_judged_stalled() -> None:
