@@ -11,9 +11,11 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -29,7 +31,7 @@ from harness.live.redis_server import free_port
 from harness.live.slack import with_measured_slack
 from harness.load.nemesis import Nemesis, NemesisStats
 from harness.load.record import (
-    PREFIX,
+    RecordCounter,
     clear_folder,
     load_slack,
     merge,
@@ -185,37 +187,19 @@ def locust_commands(options: LoadOptions, host: str, port: int) -> list[list[str
     return [main] + [worker] * options.locust_workers
 
 
-class _Progress:
-    """Counts the requests recorded so far by reading only what was appended since last time."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self._offsets: dict[Path, int] = {}
-        self.lines = 0
-
-    def requests(self) -> int:
-        if self.folder.exists():
-            for path in self.folder.glob(f"{PREFIX}*.jsonl"):
-                with path.open("rb") as handle:
-                    handle.seek(self._offsets.get(path, 0))
-                    chunk = handle.read()
-                self._offsets[path] = self._offsets.get(path, 0) + len(chunk)
-                # One header line per file is not a request.
-                self.lines += chunk.count(b"\n") - (chunk.startswith(b'{"type":"process"') or 0)
-        return self.lines
-
-
 class _Processes:
     """The Locust processes, each in its own session, stopped on the way out whatever happens.
 
     Distributed, the master starts first on a free port; if it exits before it listens there
     (another process took the port meanwhile), it starts again on another one, and its workers
-    start only once it listens.
+    start only once it listens. Each worker runs in a private temporary folder, as on a host of
+    its own: its records reach the master over Locust's messaging, not through a shared folder.
     """
 
     def __init__(self, options: LoadOptions, host: str, log: Path) -> None:
         self._log = log.open("ab")
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.homes: list[Path] = []
         try:
             for attempt in range(1, PORT_ATTEMPTS + 1):
                 port = free_port()
@@ -228,18 +212,23 @@ class _Processes:
                         f"the Locust master never listened on 127.0.0.1:{port} (see {log})"
                     )
                 self.main.wait()
-            self.procs += [self._spawn(worker, "locust worker") for worker in workers]
+            for worker in workers:
+                self.homes.append(Path(tempfile.mkdtemp(prefix="scanchaos-locust-worker-")))
+                self.procs.append(self._spawn(worker, "locust worker", cwd=self.homes[-1]))
         except BaseException:
             self.stop()
             raise
 
-    def _spawn(self, command: list[str], what: str) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self, command: list[str], what: str, cwd: Path | None = None
+    ) -> subprocess.Popen[bytes]:
         return popen(
             command,
             what=what,
             stdout=self._log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **_import_path(cwd)},
+            cwd=cwd,
         )
 
     @property
@@ -259,6 +248,17 @@ class _Processes:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
         self._log.close()
+        for home in self.homes:
+            shutil.rmtree(home, ignore_errors=True)
+
+
+def _import_path(cwd: Path | None) -> dict[str, str]:
+    """A process started elsewhere than here still imports this harness (`python -m` puts only
+    its working folder on the path)."""
+    if cwd is None:
+        return {}
+    paths = [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")]
+    return {"PYTHONPATH": os.pathsep.join(p for p in paths if p)}
 
 
 def _line(elapsed: float, options: LoadOptions, requests: int, nemesis: Nemesis | None) -> str:
@@ -299,7 +299,7 @@ def run_load(
     ) as cluster:
         write_run_header(raw, _info(options, config, duration=0.0))
         nemesis = Nemesis(planned, cluster, raw, seed=options.seed)
-        counter = _Progress(raw)
+        counter = RecordCounter(raw)
         procs = _Processes(options, cluster.base_url, out / "locust.log")
         try:
             began = time.monotonic()
