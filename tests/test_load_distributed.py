@@ -1,0 +1,169 @@
+"""Distributed Locust without a shared folder: workers send their records to the master.
+
+The relay's bookkeeping is tested in this process (it imports neither gevent nor locust); the
+live test runs a Locust master and two workers, each in its own working folder, against
+`scanchaos serve`, and judges one history made of both workers' records.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.history import History, RunInfo
+from harness.live.redis_server import free_port
+from harness.load.record import ServiceInfo, merge, read_folder, scenario_clock
+from harness.load.relay import Inbox, Outbox, file_name
+from harness.load.run import LOCUSTFILE
+from reference_impl import Reply
+from tests.histories import TIMING
+from tests.test_load_live import Proc
+
+SERVICE = ServiceInfo(scale=0.05, timing=TIMING, epoch=1_900_000_000.0)
+
+
+def polls(outbox: Outbox, count: int, at: float = 1_900_000_001.0) -> None:
+    for n in range(count):
+        outbox.record(
+            "status",
+            user="alice",
+            worker="w0",
+            start=at + n,
+            end=at + n + 0.01,
+            reply=Reply("not_found"),
+            scan_id="a" * 32,
+        )
+
+
+def test_batches_and_done_make_the_file_a_single_process_writes(tmp_path: Path) -> None:
+    outbox, inbox = Outbox(SERVICE), Inbox(tmp_path)
+    polls(outbox, 3)
+    first = outbox.take(now=5.0)
+    assert first is not None and (first["seq"], first["ops"]) == (0, 3)
+    assert outbox.take(now=5.5) is None  # nothing new: no empty batch
+    polls(outbox, 2)
+    second = outbox.take(now=6.0)
+    assert second is not None
+    for batch in (first, second):
+        inbox.receive("host_ab12", batch, now=6.1)
+    inbox.finish("host_ab12", outbox.close())
+    assert inbox.complete and inbox.waiting(set()) == []
+    raw = read_folder(tmp_path)
+    assert (raw.files, raw.finished, len(raw.ops)) == (1, 1, 5)
+    assert raw.service.scale == SERVICE.scale
+    history = merge(raw, RunInfo("load", mode="load"), scenario_clock(1_900_000_000.0, 0.05))
+    assert [op.index for op in history.ops] == [0, 1, 2, 3, 4]
+    (line,) = inbox.report()
+    assert line.startswith("received 5 records in 2 batches from worker host_ab12 (complete")
+
+
+def test_a_batch_sent_again_keeps_its_number_and_its_requests() -> None:
+    outbox = Outbox(SERVICE)
+    polls(outbox, 2)
+    batch = outbox.take(now=1.0)
+    assert batch is not None
+    outbox.put_back(batch)
+    polls(outbox, 1)
+    again = outbox.take(now=2.0)
+    assert again is not None and (again["seq"], again["ops"]) == (0, 3)
+    assert again["lines"].startswith(batch["lines"])
+
+
+def test_a_missing_batch_leaves_the_file_without_its_end(tmp_path: Path) -> None:
+    outbox, inbox = Outbox(SERVICE), Inbox(tmp_path)
+    polls(outbox, 2)
+    first = outbox.take(now=1.0)
+    polls(outbox, 2)
+    outbox.take(now=2.0)  # lost on the way
+    assert first is not None
+    inbox.receive("w", first, now=1.0)
+    inbox.finish("w", outbox.close())
+    raw = read_folder(tmp_path)
+    assert (raw.files, raw.finished) == (1, 0)  # judged as an interrupted process's file
+    assert not inbox.complete
+    assert "sent 4 records in 2 batches, 2 in 1 arrived" in inbox.report()[0]
+
+
+def test_the_master_waits_only_for_connected_workers_without_done(tmp_path: Path) -> None:
+    inbox, outbox = Inbox(tmp_path), Outbox(SERVICE)
+    polls(outbox, 1)
+    batch = outbox.take(now=1.0)
+    assert batch is not None
+    inbox.receive("dead", batch, now=1.0)
+    assert inbox.waiting({"dead", "idle"}) == ["dead", "idle"]
+    inbox.finish("idle", {"ops": 0, "batches": 0})  # a worker that never had users
+    # "dead" left without its done (SIGKILLed): not waited for, reported incomplete.
+    assert inbox.waiting({"idle"}) == []
+    inbox.close()
+    assert "INCOMPLETE" in inbox.report()[0] and "no done message" in inbox.report()[0]
+    assert file_name("h/x y") == "ops-h_x_y.jsonl"
+
+
+WORKER_LINE = r"scanchaos: worker (\S+) sent (\d+) records in \d+ batches to the master"
+RECEIVED_LINE = r"scanchaos: received (\d+) records in \d+ batches from worker (\S+) \(complete"
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("bug", [None, "cleanup-ignores-redis"])
+def test_master_and_two_workers_in_separate_folders_give_one_verdict(
+    tmp_path: Path, redis_server_binary: str, bug: str | None
+) -> None:
+    procs: list[Proc] = []
+    try:
+        bugs = ["--bug", bug] if bug else []
+        (tmp_path / "serve").mkdir()
+        serving = ["serve", *bugs, "--workers", "4", "--redis-server", redis_server_binary]
+        serve = Proc([sys.executable, "-m", "harness", *serving], tmp_path / "serve")
+        procs.append(serve)
+        url = re.search(r"http://127\.0\.0\.1:\d+", serve.read_until(r"^serving ", 60.0))
+        assert url is not None
+        port = free_port()
+        homes = [tmp_path / name for name in ("master", "worker-1", "worker-2")]
+        for home in homes:
+            home.mkdir()
+        locust = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE)]
+        # A relative history folder: a worker that wrote one would leave it in its own folder.
+        bind = ["--master-bind-host", "127.0.0.1", "--master-bind-port", str(port)]
+        run = ["--headless", "-u", "6", "-r", "6", "-t", "8s", "--history-dir", "history"]
+        master = Proc(
+            [*locust, "--master", *bind, "--expect-workers", "2", "--host", url[0], *run],
+            homes[0],
+        )
+        workers = [
+            Proc([*locust, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)], h)
+            for h in homes[1:]
+        ]
+        procs += [master, *workers]
+        assert master.finish(150.0) == (1 if bug else 0), master.text
+        for worker in workers:
+            assert worker.finish(60.0) == 0, worker.text
+    finally:
+        for proc in reversed(procs):
+            proc.kill_tree()
+    sent = {}
+    for worker in workers:
+        (found,) = re.findall(WORKER_LINE, worker.text)
+        sent[found[0]] = int(found[1])
+    received = {who: int(n) for n, who in re.findall(RECEIVED_LINE, master.text)}
+    assert received == sent and len(sent) == 2 and all(n > 0 for n in sent.values())
+    # The master runs no users: the history is the workers' records, every one of them.
+    folder = homes[0] / "history"
+    history = History.read(folder / "history.jsonl")
+    assert len(history.ops) == sum(sent.values())
+    raw = read_folder(folder)
+    assert raw.files == raw.finished == 2
+    assert sorted(p.name for p in folder.glob("ops-*.jsonl")) == sorted(map(file_name, sent))
+    # Both workers' users are in it (their user names carry their process ids).
+    pids = {int(m[1]) for o in history.ops if (m := re.match(r"owner-(\d+)-", o.user))}
+    assert pids == {worker.popen.pid for worker in workers}
+    for home in homes[1:]:
+        assert list(home.iterdir()) == []  # a worker writes nothing to disk
+    verdict = json.loads((folder / "verdict.json").read_text())
+    if bug is None:
+        assert verdict["passed"] is True
+    else:
+        assert "reachable-until-expiry" in {v["invariant"] for v in verdict["violations"]}
