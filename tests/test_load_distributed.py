@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,7 @@ from harness.load.run import LOCUSTFILE
 from reference_impl import Reply
 from tests.histories import TIMING
 from tests.test_load_live import Proc
+from tests.waiting import wait_for
 
 SERVICE = ServiceInfo(scale=0.05, timing=TIMING, epoch=1_900_000_000.0)
 
@@ -107,43 +110,58 @@ WORKER_LINE = r"scanchaos: worker (\S+) sent (\d+) records in \d+ batches to the
 RECEIVED_LINE = r"scanchaos: received (\d+) records in \d+ batches from worker (\S+) \(complete"
 
 
+@pytest.fixture
+def procs() -> Iterator[list[Proc]]:
+    started: list[Proc] = []
+    yield started
+    for proc in reversed(started):
+        proc.kill_tree()
+
+
+def serve(procs: list[Proc], tmp_path: Path, redis: str, bug: str | None) -> str:
+    """`scanchaos serve` (4 Gunicorn workers, real redis-server); its URL."""
+    bugs = ["--bug", bug] if bug else []
+    (tmp_path / "serve").mkdir()
+    command = [sys.executable, "-m", "harness", "serve", *bugs, "--workers", "4"]
+    proc = Proc([*command, "--redis-server", redis], tmp_path / "serve")
+    procs.append(proc)
+    url = re.search(r"http://127\.0\.0\.1:\d+", proc.read_until(r"^serving ", 60.0))
+    assert url is not None
+    return url[0]
+
+
+def distributed(
+    procs: list[Proc], tmp_path: Path, url: str, seconds: int
+) -> tuple[Proc, list[Proc], list[Path]]:
+    """A Locust master and two workers, each started in a folder of its own; the master keeps
+    its history in `history`, relative to its folder (a worker that wrote one would leave it in
+    its own folder)."""
+    port = free_port()
+    homes = [tmp_path / name for name in ("master", "worker-1", "worker-2")]
+    for home in homes:
+        home.mkdir()
+    locust = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE)]
+    bind = ["--master-bind-host", "127.0.0.1", "--master-bind-port", str(port)]
+    run = ["--headless", "-u", "6", "-r", "6", "-t", f"{seconds}s", "--history-dir", "history"]
+    master = Proc(
+        [*locust, "--master", *bind, "--expect-workers", "2", "--host", url, *run], homes[0]
+    )
+    connect = ["--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
+    workers = [Proc([*locust, *connect], home) for home in homes[1:]]
+    procs += [master, *workers]
+    return master, workers, homes
+
+
 @pytest.mark.live
 @pytest.mark.parametrize("bug", [None, "cleanup-ignores-redis"])
 def test_master_and_two_workers_in_separate_folders_give_one_verdict(
-    tmp_path: Path, redis_server_binary: str, bug: str | None
+    procs: list[Proc], tmp_path: Path, redis_server_binary: str, bug: str | None
 ) -> None:
-    procs: list[Proc] = []
-    try:
-        bugs = ["--bug", bug] if bug else []
-        (tmp_path / "serve").mkdir()
-        serving = ["serve", *bugs, "--workers", "4", "--redis-server", redis_server_binary]
-        serve = Proc([sys.executable, "-m", "harness", *serving], tmp_path / "serve")
-        procs.append(serve)
-        url = re.search(r"http://127\.0\.0\.1:\d+", serve.read_until(r"^serving ", 60.0))
-        assert url is not None
-        port = free_port()
-        homes = [tmp_path / name for name in ("master", "worker-1", "worker-2")]
-        for home in homes:
-            home.mkdir()
-        locust = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE)]
-        # A relative history folder: a worker that wrote one would leave it in its own folder.
-        bind = ["--master-bind-host", "127.0.0.1", "--master-bind-port", str(port)]
-        run = ["--headless", "-u", "6", "-r", "6", "-t", "8s", "--history-dir", "history"]
-        master = Proc(
-            [*locust, "--master", *bind, "--expect-workers", "2", "--host", url[0], *run],
-            homes[0],
-        )
-        workers = [
-            Proc([*locust, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)], h)
-            for h in homes[1:]
-        ]
-        procs += [master, *workers]
-        assert master.finish(150.0) == (1 if bug else 0), master.text
-        for worker in workers:
-            assert worker.finish(60.0) == 0, worker.text
-    finally:
-        for proc in reversed(procs):
-            proc.kill_tree()
+    url = serve(procs, tmp_path, redis_server_binary, bug)
+    master, workers, homes = distributed(procs, tmp_path, url, 8)
+    assert master.finish(150.0) == (1 if bug else 0), master.text
+    for worker in workers:
+        assert worker.finish(60.0) == 0, worker.text
     sent = {}
     for worker in workers:
         (found,) = re.findall(WORKER_LINE, worker.text)
@@ -167,3 +185,27 @@ def test_master_and_two_workers_in_separate_folders_give_one_verdict(
         assert verdict["passed"] is True
     else:
         assert "reachable-until-expiry" in {v["invariant"] for v in verdict["violations"]}
+
+
+@pytest.mark.live
+def test_a_worker_killed_mid_run_is_judged_up_to_its_last_batch(
+    procs: list[Proc], tmp_path: Path, redis_server_binary: str
+) -> None:
+    url = serve(procs, tmp_path, redis_server_binary, None)
+    master, (alive, doomed), homes = distributed(procs, tmp_path, url, 8)
+    folder = homes[0] / "history"
+
+    def both_sent() -> bool:
+        return sum(1 for p in folder.glob("ops-*.jsonl") if p.stat().st_size > 0) == 2
+
+    assert wait_for(both_sent, 90.0), master.text
+    doomed.popen.send_signal(signal.SIGKILL)
+    assert master.finish(150.0) == 0, master.text
+    assert alive.finish(60.0) == 0, alive.text
+    raw = read_folder(folder)
+    assert (raw.files, raw.finished) == (2, 1)
+    assert len(re.findall(RECEIVED_LINE, master.text)) == 1
+    assert "INCOMPLETE" in master.text and "no done message" in master.text
+    # Marked missing by its heartbeat, not waited for until the deadline.
+    assert "gave up after" not in master.text
+    assert History.read(folder / "history.jsonl").info.interrupted is None

@@ -169,15 +169,24 @@ def collect(environment: Environment) -> Inbox | None:
     inbox = _inbox(environment)
     # Locust killed its receiving greenlet when it quit (step 1 above); the workers' last
     # messages wait in the socket until this one takes them (and Locust handles its own, the
-    # workers' final statistics and goodbyes, as it would have).
-    listener = gevent.spawn(runner.client_listener)
+    # workers' final statistics and goodbyes, as it would have). Its heartbeat check runs
+    # again too: a worker that died near the end is marked missing in seconds, not waited for
+    # until the deadline (a worker stopping its users still sends heartbeats).
+    greenlets = [gevent.spawn(runner.client_listener), gevent.spawn(runner.heartbeat_worker)]
+    began = time.monotonic()
     try:
-        deadline = time.monotonic() + environment.stop_timeout + DONE_DEADLINE
+        deadline = began + environment.stop_timeout + DONE_DEADLINE
         while inbox.waiting(_connected(runner)) and time.monotonic() < deadline:
             gevent.sleep(0.05)
     finally:
-        listener.kill(block=True)
+        gevent.killall(greenlets, block=True)
         inbox.close()
+    if late := inbox.waiting(_connected(runner)):
+        waited = time.monotonic() - began
+        print(
+            f"scanchaos: gave up after {waited:.0f} s waiting for {', '.join(late)}",
+            file=sys.stderr,
+        )
     for line in inbox.report():
         print(f"scanchaos: {line}", file=sys.stderr)
     return inbox
