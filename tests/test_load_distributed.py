@@ -8,11 +8,16 @@ live test runs a Locust master and two workers, each in its own working folder, 
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import signal
+import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,6 +31,7 @@ from tests.histories import TIMING
 from tests.test_load_live import Proc
 from tests.waiting import wait_for
 
+NETNS = Path(__file__).parent / "netns.py"
 SERVICE = ServiceInfo(scale=0.05, timing=TIMING, epoch=1_900_000_000.0)
 
 
@@ -131,12 +137,17 @@ def serve(procs: list[Proc], tmp_path: Path, redis: str, bug: str | None) -> str
 
 
 def distributed(
-    procs: list[Proc], tmp_path: Path, url: str, seconds: int
+    procs: list[Proc],
+    tmp_path: Path,
+    url: str,
+    seconds: int,
+    port: int | None = None,
+    inside: list[str] | None = None,
 ) -> tuple[Proc, list[Proc], list[Path]]:
-    """A Locust master and two workers, each started in a folder of its own; the master keeps
-    its history in `history`, relative to its folder (a worker that wrote one would leave it in
-    its own folder)."""
-    port = free_port()
+    """A Locust master and two workers (each started by the `inside` command, if any), each in a
+    folder of its own; the master keeps its history in `history`, relative to its folder (a
+    worker that wrote one would leave it in its own folder)."""
+    port = port or free_port()
     homes = [tmp_path / name for name in ("master", "worker-1", "worker-2")]
     for home in homes:
         home.mkdir()
@@ -147,7 +158,7 @@ def distributed(
         [*locust, "--master", *bind, "--expect-workers", "2", "--host", url, *run], homes[0]
     )
     connect = ["--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
-    workers = [Proc([*locust, *connect], home) for home in homes[1:]]
+    workers = [Proc([*(inside or []), *locust, *connect], home) for home in homes[1:]]
     procs += [master, *workers]
     return master, workers, homes
 
@@ -160,6 +171,18 @@ def test_master_and_two_workers_in_separate_folders_give_one_verdict(
     url = serve(procs, tmp_path, redis_server_binary, bug)
     master, workers, homes = distributed(procs, tmp_path, url, 8)
     assert master.finish(150.0) == (1 if bug else 0), master.text
+    verdict = one_verdict(master, workers, homes)
+    if bug is None:
+        assert verdict["passed"] is True
+    else:
+        assert "reachable-until-expiry" in {v["invariant"] for v in verdict["violations"]}
+
+
+def one_verdict(
+    master: Proc, workers: list[Proc], homes: list[Path], direct: bool = True
+) -> dict[str, Any]:
+    """The master's verdict, once it is shown to cover every record of both workers (`direct`:
+    each worker's process is the Locust worker itself, not a process starting it)."""
     for worker in workers:
         assert worker.finish(60.0) == 0, worker.text
     sent = {}
@@ -177,14 +200,54 @@ def test_master_and_two_workers_in_separate_folders_give_one_verdict(
     assert sorted(p.name for p in folder.glob("ops-*.jsonl")) == sorted(map(file_name, sent))
     # Both workers' users are in it (their user names carry their process ids).
     pids = {int(m[1]) for o in history.ops if (m := re.match(r"owner-(\d+)-", o.user))}
-    assert pids == {worker.popen.pid for worker in workers}
+    assert len(pids) == 2
+    if direct:
+        assert pids == {worker.popen.pid for worker in workers}
     for home in homes[1:]:
         assert list(home.iterdir()) == []  # a worker writes nothing to disk
-    verdict = json.loads((folder / "verdict.json").read_text())
-    if bug is None:
-        assert verdict["passed"] is True
-    else:
-        assert "reachable-until-expiry" in {v["invariant"] for v in verdict["violations"]}
+    verdict: dict[str, Any] = json.loads((folder / "verdict.json").read_text())
+    return verdict
+
+
+def _unshare() -> bool:
+    try:
+        return subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0
+    except FileNotFoundError:
+        return False
+
+
+def _netns(pid: int) -> str:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/net")
+    except OSError:
+        return ""
+
+
+@pytest.mark.live
+def test_workers_in_network_namespaces_of_their_own(
+    procs: list[Proc], tmp_path: Path, redis_server_binary: str
+) -> None:
+    if not _unshare():
+        pytest.skip("a network namespace of its own needs `unshare -n` (root)")
+    url = serve(procs, tmp_path, redis_server_binary, None)
+    http, port = int(url.rsplit(":", 1)[1]), free_port()
+    # Unix socket paths are short (108 bytes): not under pytest's temporary folder.
+    sockets = Path(tempfile.mkdtemp(prefix="scanchaos-ns-", dir="/tmp"))
+    try:
+        pairs = [(f"unix:{sockets}/master", f"tcp:{port}"), (f"unix:{sockets}/http", f"tcp:{http}")]
+        host_side = Proc([sys.executable, str(NETNS), *(f"{a}={b}" for a, b in pairs)], tmp_path)
+        procs.append(host_side)
+        host_side.read_until(r"^forwarding", 30.0)
+        inside = ["unshare", "-n", sys.executable, str(NETNS), "--lo-up"]
+        inside += [f"{b}={a}" for a, b in pairs] + ["--"]
+        master, workers, homes = distributed(procs, tmp_path, url, 8, port, inside)
+        ours = _netns(os.getpid())
+        for worker in workers:
+            assert wait_for(lambda w=worker: _netns(w.popen.pid) not in ("", ours), 10.0)
+        assert master.finish(150.0) == 0, master.text
+        assert one_verdict(master, workers, homes, direct=False)["passed"] is True
+    finally:
+        shutil.rmtree(sockets, ignore_errors=True)
 
 
 @pytest.mark.live
