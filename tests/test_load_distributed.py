@@ -251,24 +251,32 @@ def test_workers_in_network_namespaces_of_their_own(
 
 
 @pytest.mark.live
-def test_a_worker_killed_mid_run_is_judged_up_to_its_last_batch(
-    procs: list[Proc], tmp_path: Path, redis_server_binary: str
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
+def test_a_worker_stopped_mid_run_is_judged_up_to_its_last_batch(
+    procs: list[Proc], tmp_path: Path, redis_server_binary: str, how: signal.Signals
 ) -> None:
     url = serve(procs, tmp_path, redis_server_binary, None)
-    master, (alive, doomed), homes = distributed(procs, tmp_path, url, 8)
+    master, (alive, stopped), homes = distributed(procs, tmp_path, url, 8)
     folder = homes[0] / "history"
 
     def both_sent() -> bool:
         return sum(1 for p in folder.glob("ops-*.jsonl") if p.stat().st_size > 0) == 2
 
     assert wait_for(both_sent, 90.0), master.text
-    doomed.popen.send_signal(signal.SIGKILL)
+    stopped.popen.send_signal(how)
     assert master.finish(150.0) == 0, master.text
     assert alive.finish(60.0) == 0, alive.text
     raw = read_folder(folder)
-    assert (raw.files, raw.finished) == (2, 1)
-    assert len(re.findall(RECEIVED_LINE, master.text)) == 1
-    assert "INCOMPLETE" in master.text and "no done message" in master.text
-    # Marked missing by its heartbeat, not waited for until the deadline.
-    assert "gave up after" not in master.text
+    complete = re.findall(RECEIVED_LINE, master.text)
+    if how == signal.SIGKILL:
+        assert (raw.files, raw.finished, len(complete)) == (2, 1, 1)
+        assert "INCOMPLETE" in master.text and "no done message" in master.text
+        # Marked missing by its heartbeat, not waited for until the deadline.
+        assert "gave up after" not in master.text
+    else:
+        # Stopped by a signal, it stops its users and sends the rest before its goodbye.
+        assert stopped.finish(60.0) == 0, stopped.text
+        (found,) = re.findall(WORKER_LINE, stopped.text)
+        assert (found[0], found[1]) in {(who, n) for n, who in complete}
+        assert (raw.files, raw.finished, len(complete)) == (2, 2, 2)
     assert History.read(folder / "history.jsonl").info.interrupted is None
