@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from subprocess import Popen
 
 import scenarios
 from harness.checker import Checker, Verdict
@@ -51,6 +52,11 @@ LOCUST_GRACE = 90.0
 PORT_ATTEMPTS = 5
 #: wall seconds a Locust master may take to listen on its port
 MASTER_START_TIMEOUT = 60.0
+#: a worker started in a folder of its own still imports this harness (`python -m` puts only
+#: its working folder on the import path)
+IMPORT_PATH = os.pathsep.join(
+    p for p in (str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH")) if p
+)
 
 
 @dataclass(frozen=True)
@@ -123,6 +129,8 @@ class LoadResult:
     locust_exit: int | None
     out: Path
     planned: list[PlannedFault] = field(default_factory=list)
+    #: Locust processes whose records have no end (a worker that died: its last batch is lost)
+    unfinished: int = 0
 
 
 def reproduce_command(options: LoadOptions) -> str:
@@ -219,17 +227,12 @@ class _Processes:
             self.stop()
             raise
 
-    def _spawn(
-        self, command: list[str], what: str, cwd: Path | None = None
-    ) -> subprocess.Popen[bytes]:
-        return popen(
-            command,
-            what=what,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **_import_path(cwd)},
-            cwd=cwd,
-        )
+    def _spawn(self, command: list[str], what: str, cwd: Path | None = None) -> Popen[bytes]:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        if cwd is not None:
+            env["PYTHONPATH"] = IMPORT_PATH
+        log = self._log
+        return popen(command, what=what, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd)
 
     @property
     def main(self) -> subprocess.Popen[bytes]:
@@ -250,15 +253,6 @@ class _Processes:
         self._log.close()
         for home in self.homes:
             shutil.rmtree(home, ignore_errors=True)
-
-
-def _import_path(cwd: Path | None) -> dict[str, str]:
-    """A process started elsewhere than here still imports this harness (`python -m` puts only
-    its working folder on the path)."""
-    if cwd is None:
-        return {}
-    paths = [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")]
-    return {"PYTHONPATH": os.pathsep.join(p for p in paths if p)}
 
 
 def _line(elapsed: float, options: LoadOptions, requests: int, nemesis: Nemesis | None) -> str:
@@ -331,7 +325,8 @@ def run_load(
         info = _info(options, config, duration=cluster.clock.from_wall(end))
         history = with_measured_slack(merge(run, info, cluster.clock.from_wall), options.scale)
     verdict = Checker().check(history)
-    return LoadResult(history, verdict, nemesis.stats, locust_exit, out, planned)
+    unfinished = run.files - run.finished
+    return LoadResult(history, verdict, nemesis.stats, locust_exit, out, planned, unfinished)
 
 
 def _info(options: LoadOptions, config: ServiceConfig, *, duration: float) -> RunInfo:
@@ -394,5 +389,7 @@ def summary(result: LoadResult) -> str:
             f"false 404s (finished results answered not_found before their TTL): "
             f"{false_404s(history, result.verdict):,}"
         )
+    if result.unfinished:
+        lines.append(f"Locust processes whose records end early: {result.unfinished} (locust.log)")
     lines.append(f"locust's own verdict (exit code): {result.locust_exit}")
     return "\n".join(lines)
