@@ -12,8 +12,9 @@ The order of a distributed run's end, as Locust 2.x runs it, and why each step i
    its `quitting` listener; ours, added after Locust's own (at `init`), runs before it (`quitting`
    fires its listeners in reverse) and stops the users first, so `done` still precedes the goodbye.
 3. The master, in its `quitting` listener (`collect`), receives again until every worker still
-   connected has sent `done`, or a deadline passes. Locust's messages from one worker arrive in
-   the order they were sent, so a `done` means every batch before it has arrived.
+   connected has sent `done` (a dead one is dropped once Locust marks it missing), or a deadline
+   passes. Locust's messages from one worker arrive in the order they were sent (one ZeroMQ
+   connection), so a `done` means every batch before it has arrived.
 """
 
 from __future__ import annotations

@@ -102,7 +102,7 @@ class _Stream:
     #: the worker's `done` data, once it came
     done: dict[str, Any] | None = None
     #: the smallest (master's receive time - worker's send time) seen: the worker's clock is at
-    #: most this far behind the master's (plus nothing: it includes the message's latency)
+    #: most this far behind the master's (the messages' latency is part of it)
     lag: float | None = None
     problems: list[str] = field(default_factory=list)
 
