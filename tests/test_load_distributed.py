@@ -251,7 +251,7 @@ def test_workers_in_network_namespaces_of_their_own(
 
 
 @pytest.mark.live
-@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
 def test_a_worker_stopped_mid_run_is_judged_up_to_its_last_batch(
     procs: list[Proc], tmp_path: Path, redis_server_binary: str, how: signal.Signals
 ) -> None:
