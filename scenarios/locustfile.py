@@ -17,11 +17,14 @@ With `--target FILE` (a target file, see docs/targets.md) the users speak that t
 contract (its paths, its user identity, its reply shape) and read its timing from the WSGI
 adapter's health path; without it, the reference's API.
 
-Every request is also recorded (see `harness.load.record`) in `--history-dir`, one file per Locust
-process. At quit the process that owns the verdict (the local runner, or the master of a distributed
-run once its workers have finished their files) merges the folder, runs the harness's `Checker`
-on it, writes `history.jsonl` and `verdict.json` beside the raw files, and sets the exit code:
-0 when every invariant held, 1 otherwise (a post-completion 404, a 5xx outside a fault window...).
+Every request is also recorded (see `harness.load.record`) in `--history-dir`: a single Locust
+process writes its own file there; the workers of a distributed run write nothing to disk, they
+send their records to the master in batches over Locust's messaging (`harness.load.relay`), and
+the master writes one file per worker. At quit the process that owns the verdict (the local
+runner, or the master once every worker's last batch has come) merges the folder, runs the
+harness's `Checker` on it, writes `history.jsonl` and `verdict.json` beside the raw files, and sets
+the exit code: 0 when every invariant held, 1 otherwise (a post-completion 404, a 5xx outside a
+fault window...).
 """
 
 from __future__ import annotations
@@ -47,8 +50,10 @@ from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
 from harness.checker import Checker
+from harness.history import History
 from harness.live.contract import Contract, Operation, reference_contract
 from harness.live.wsgi_adapter import HEALTH_PATH, LABEL_HEADER
+from harness.load import locust_relay
 from harness.load.record import (
     OpRecorder,
     ServiceInfo,
@@ -60,8 +65,6 @@ from harness.report import format_run, write_run
 from reference_impl import Reply
 
 HISTORY_ENV = "SCANCHAOS_HISTORY_DIR"
-#: how long the master waits for its workers to finish their files
-FILES_DEADLINE = 30.0
 
 
 @dataclass
@@ -82,7 +85,8 @@ class _State:
     contract: Contract = field(default_factory=reference_contract)
     health: str = "/health"
     service: ServiceInfo = field(default_factory=ServiceInfo)
-    recorder: OpRecorder | None = None
+    #: this process's own file, or (on a worker) the batches it sends the master
+    recorder: History | None = None
     #: scans this process is watching, shared by its users (scan id -> owner)
     watched: dict[str, _Watched] = field(default_factory=dict)
 
@@ -104,7 +108,7 @@ def _options(parser: LocustArgumentParser) -> None:
     parser.add_argument(
         "--history-dir",
         default=os.environ.get(HISTORY_ENV, f"reports/runs/{stamp}-locust"),
-        help="where every Locust process records its requests (and the verdict is written)",
+        help="where the master (or the only Locust process) keeps the requests and the verdict",
     )
     parser.add_argument(
         "--scanners", type=int, default=2, help="users that start scans (each holds one worker)"
@@ -129,6 +133,7 @@ def _init(environment: Environment, **_: Any) -> None:
     options = environment.parsed_options
     if options is not None:
         ScanUser.fixed_count = max(0, int(options.scanners))
+    locust_relay.install(environment)
 
 
 def _service_info(host: str, health: str) -> ServiceInfo:
@@ -149,11 +154,15 @@ def _test_start(environment: Environment, **_: Any) -> None:
     state = state_of(environment)
     options = environment.parsed_options
     assert options is not None
-    if not isinstance(environment.runner, WorkerRunner):
+    runner = environment.runner
+    if not isinstance(runner, WorkerRunner):
         # The one process that owns the verdict starts from a clean folder (a worker's
         # test_start comes later, when the master sends it users).
         clear_folder(Path(options.history_dir))
-    if isinstance(environment.runner, MasterRunner) or state.recorder is not None:
+    if isinstance(runner, MasterRunner):
+        locust_relay.open_inbox(environment, Path(options.history_dir))
+        return
+    if state.recorder is not None:
         return
     assert environment.host is not None
     state.folder = Path(options.history_dir)
@@ -166,7 +175,11 @@ def _test_start(environment: Environment, **_: Any) -> None:
         if http is not None:  # a [wsgi] target, under the harness's WSGI adapter
             state.contract, state.health = Contract(http), HEALTH_PATH
     state.service = _service_info(environment.host, state.health)
-    state.recorder = OpRecorder(state.folder, state.service)
+    if isinstance(runner, WorkerRunner):
+        # A worker's --history-dir is the master's (Locust passes it on): not a folder here.
+        state.recorder = locust_relay.start_worker(environment, state.service)
+    else:
+        state.recorder = OpRecorder(state.folder, state.service)
 
 
 def _reply(response: FastResponse, contract: Contract) -> tuple[Reply, str]:
@@ -346,30 +359,19 @@ class LatestUser(_ScanClient):
         self.pause()
 
 
-def _wait_for_files(environment: Environment) -> None:
-    """On a master: give the workers time to finish their files (they stop after it quits)."""
-    if not isinstance(environment.runner, MasterRunner):
-        return
-    folder = state_of(environment).folder
-    deadline = time.time() + environment.stop_timeout + FILES_DEADLINE
-    while time.time() < deadline:
-        run = read_folder(folder) if folder.exists() else None
-        if run is not None and run.files and run.finished >= run.files:
-            return
-        gevent.sleep(0.2)
-
-
 def _verdict(environment: Environment, **_: Any) -> None:
     """The run's verdict by the one checker, on everything this run recorded."""
     state = state_of(environment)
-    if state.recorder is not None:
+    if isinstance(state.recorder, OpRecorder):
         state.recorder.close()
     if isinstance(environment.runner, WorkerRunner):
         return
     options = environment.parsed_options
     if options is not None:
         state.folder = Path(options.history_dir)
-    _wait_for_files(environment)
+    inbox = locust_relay.collect(environment)
+    if inbox is not None and not inbox.complete:
+        print("scanchaos: judged without some workers' last records (see above)", file=sys.stderr)
     if not state.folder.exists():
         return
     run = read_folder(state.folder)

@@ -23,6 +23,13 @@ def test_load_record_imports_nothing_of_the_simulation() -> None:
     assert not {"fakeredis", "freezegun", "harness.runner", "harness.live.cluster"} & loaded
 
 
+def test_the_relay_of_a_distributed_load_imports_neither_gevent_nor_locust() -> None:
+    # It is tested in the pytest process, and its bookkeeping is the same on either side.
+    loaded = _modules_after("import harness.load.relay")
+    assert "harness.load.relay" in loaded
+    assert not {m for m in loaded if m.split(".")[0] in ("gevent", "locust", "zmq")}
+
+
 def test_the_package_names_still_resolve_on_use() -> None:
     loaded = _modules_after("import harness\nharness.SimCluster")
     assert "harness.sim.cluster" in loaded

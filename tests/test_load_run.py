@@ -10,13 +10,16 @@ import pytest
 
 from harness.checker import Checker
 from harness.history import History, RunInfo, Timing
+from harness.load.nemesis import NemesisStats
 from harness.load.run import (
     LOCUSTFILE,
     LoadOptionError,
     LoadOptions,
+    LoadResult,
     false_404s,
     locust_commands,
     reproduce_command,
+    summary,
     validate,
 )
 from harness.load.spec import NemesisSpecError
@@ -90,6 +93,14 @@ def test_false_404s_counts_only_404s_inside_the_ttl() -> None:
     verdict = Checker().check(history)
     assert verdict.violated() == {"reachable-until-expiry"}
     assert false_404s(history, verdict) == 3
+
+
+def test_the_summary_says_when_a_locust_worker_s_records_end_early(tmp_path: Path) -> None:
+    history = History(RunInfo("load", timing=Timing()))
+    result = LoadResult(history, Checker().check(history), NemesisStats(), 0, tmp_path)
+    assert "end early" not in summary(result)
+    result.unfinished = 1
+    assert "Locust processes whose records end early: 1 (locust.log)" in summary(result)
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -96,6 +96,11 @@ class ServiceInfo:
         )
 
 
+def process_record(service: ServiceInfo) -> dict[str, Any]:
+    """The first line of a Locust process's records: what the service said about its timing."""
+    return {"type": "process", "pid": os.getpid(), "service": service.to_json()}
+
+
 class OpRecorder(History):
     """Appends one process's requests to its own file in `folder`, as `History.record` takes
     them but in wall-clock (epoch) seconds; indices count the requests of this process only
@@ -112,7 +117,7 @@ class OpRecorder(History):
         self.path = folder / f"{PREFIX}{name}.jsonl"
         self.count = 0
         self._file: IO[str] | None = self.path.open("a", encoding="utf-8")
-        self._write({"type": "process", "pid": os.getpid(), "service": service.to_json()})
+        self._write(process_record(service))
 
     def _keep(self, operation: Operation) -> Operation:
         operation = replace(operation, index=self.count)
@@ -167,6 +172,27 @@ def append_fault_begun(
     record = fault_begun(fault, start, target)
     with (folder / FAULTS_FILE).open("ab") as handle:
         handle.write(encode_record(record) + b"\n")
+
+
+class RecordCounter:
+    """Counts the requests recorded in a folder so far, reading only what was appended since the
+    last count (the harness's progress line)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._offsets: dict[Path, int] = {}
+        self.lines = 0
+
+    def requests(self) -> int:
+        if self.folder.exists():
+            for path in self.folder.glob(f"{PREFIX}*.jsonl"):
+                with path.open("rb") as handle:
+                    handle.seek(self._offsets.get(path, 0))
+                    chunk = handle.read()
+                self._offsets[path] = self._offsets.get(path, 0) + len(chunk)
+                # One header line per file is not a request.
+                self.lines += chunk.count(b"\n") - (chunk.startswith(b'{"type":"process"') or 0)
+        return self.lines
 
 
 @dataclass

@@ -11,13 +11,16 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from subprocess import Popen
 
 import scenarios
 from harness.checker import Checker, Verdict
@@ -29,7 +32,7 @@ from harness.live.redis_server import free_port
 from harness.live.slack import with_measured_slack
 from harness.load.nemesis import Nemesis, NemesisStats
 from harness.load.record import (
-    PREFIX,
+    RecordCounter,
     clear_folder,
     load_slack,
     merge,
@@ -49,6 +52,11 @@ LOCUST_GRACE = 90.0
 PORT_ATTEMPTS = 5
 #: wall seconds a Locust master may take to listen on its port
 MASTER_START_TIMEOUT = 60.0
+#: a worker started in a folder of its own still imports this harness (`python -m` puts only
+#: its working folder on the import path)
+IMPORT_PATH = os.pathsep.join(
+    p for p in (str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH")) if p
+)
 
 
 @dataclass(frozen=True)
@@ -121,6 +129,8 @@ class LoadResult:
     locust_exit: int | None
     out: Path
     planned: list[PlannedFault] = field(default_factory=list)
+    #: Locust processes whose records have no end (a worker that died: its last batch is lost)
+    unfinished: int = 0
 
 
 def reproduce_command(options: LoadOptions) -> str:
@@ -185,37 +195,19 @@ def locust_commands(options: LoadOptions, host: str, port: int) -> list[list[str
     return [main] + [worker] * options.locust_workers
 
 
-class _Progress:
-    """Counts the requests recorded so far by reading only what was appended since last time."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self._offsets: dict[Path, int] = {}
-        self.lines = 0
-
-    def requests(self) -> int:
-        if self.folder.exists():
-            for path in self.folder.glob(f"{PREFIX}*.jsonl"):
-                with path.open("rb") as handle:
-                    handle.seek(self._offsets.get(path, 0))
-                    chunk = handle.read()
-                self._offsets[path] = self._offsets.get(path, 0) + len(chunk)
-                # One header line per file is not a request.
-                self.lines += chunk.count(b"\n") - (chunk.startswith(b'{"type":"process"') or 0)
-        return self.lines
-
-
 class _Processes:
     """The Locust processes, each in its own session, stopped on the way out whatever happens.
 
     Distributed, the master starts first on a free port; if it exits before it listens there
     (another process took the port meanwhile), it starts again on another one, and its workers
-    start only once it listens.
+    start only once it listens. Each worker runs in a private temporary folder, as on a host of
+    its own: its records reach the master over Locust's messaging, not through a shared folder.
     """
 
     def __init__(self, options: LoadOptions, host: str, log: Path) -> None:
         self._log = log.open("ab")
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.homes: list[Path] = []
         try:
             for attempt in range(1, PORT_ATTEMPTS + 1):
                 port = free_port()
@@ -228,19 +220,19 @@ class _Processes:
                         f"the Locust master never listened on 127.0.0.1:{port} (see {log})"
                     )
                 self.main.wait()
-            self.procs += [self._spawn(worker, "locust worker") for worker in workers]
+            for worker in workers:
+                self.homes.append(Path(tempfile.mkdtemp(prefix="scanchaos-locust-worker-")))
+                self.procs.append(self._spawn(worker, "locust worker", cwd=self.homes[-1]))
         except BaseException:
             self.stop()
             raise
 
-    def _spawn(self, command: list[str], what: str) -> subprocess.Popen[bytes]:
-        return popen(
-            command,
-            what=what,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
+    def _spawn(self, command: list[str], what: str, cwd: Path | None = None) -> Popen[bytes]:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        if cwd is not None:
+            env["PYTHONPATH"] = IMPORT_PATH
+        log = self._log
+        return popen(command, what=what, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd)
 
     @property
     def main(self) -> subprocess.Popen[bytes]:
@@ -259,6 +251,8 @@ class _Processes:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
         self._log.close()
+        for home in self.homes:
+            shutil.rmtree(home, ignore_errors=True)
 
 
 def _line(elapsed: float, options: LoadOptions, requests: int, nemesis: Nemesis | None) -> str:
@@ -299,7 +293,7 @@ def run_load(
     ) as cluster:
         write_run_header(raw, _info(options, config, duration=0.0))
         nemesis = Nemesis(planned, cluster, raw, seed=options.seed)
-        counter = _Progress(raw)
+        counter = RecordCounter(raw)
         procs = _Processes(options, cluster.base_url, out / "locust.log")
         try:
             began = time.monotonic()
@@ -331,7 +325,8 @@ def run_load(
         info = _info(options, config, duration=cluster.clock.from_wall(end))
         history = with_measured_slack(merge(run, info, cluster.clock.from_wall), options.scale)
     verdict = Checker().check(history)
-    return LoadResult(history, verdict, nemesis.stats, locust_exit, out, planned)
+    unfinished = run.files - run.finished
+    return LoadResult(history, verdict, nemesis.stats, locust_exit, out, planned, unfinished)
 
 
 def _info(options: LoadOptions, config: ServiceConfig, *, duration: float) -> RunInfo:
@@ -394,5 +389,7 @@ def summary(result: LoadResult) -> str:
             f"false 404s (finished results answered not_found before their TTL): "
             f"{false_404s(history, result.verdict):,}"
         )
+    if result.unfinished:
+        lines.append(f"Locust processes whose records end early: {result.unfinished} (locust.log)")
     lines.append(f"locust's own verdict (exit code): {result.locust_exit}")
     return "\n".join(lines)
