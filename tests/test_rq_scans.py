@@ -9,6 +9,7 @@ failed (`AbandonedJobError`) within it. docs/findings.md gives the figures.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -16,11 +17,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 import redis
 from rq import Queue, SimpleWorker
 from rq.job import Job, JobStatus
 
+from harness.live import leftovers
 from harness.live.contract import Contract
 from harness.live.redis_server import RedisServer
 from harness.live.runner import LiveOptions, run_live
@@ -125,6 +128,19 @@ def test_a_killed_work_horse_fails_its_job_at_once(runs: dict[str, RunResult]) -
     failed = [op for op in result.history.ops if op.reply.status == "failed"]
     assert failed and failed[0].end - restart.start < 5.0
     assert "terminated unexpectedly" in (failed[0].reply.reason or "")
+
+
+@pytest.mark.live
+def test_no_rq_process_outlives_its_run(runs: dict[str, RunResult]) -> None:
+    """Pools, workers, work-horses and RQ's scheduler: each run stopped every one it started."""
+    left = []
+    for proc in psutil.process_iter(["cmdline"]):
+        with contextlib.suppress(psutil.Error):
+            if "harness.live.rq_pool" in " ".join(proc.info["cmdline"] or []) and (
+                proc.environ().get(leftovers.TOKEN_ENV) == leftovers.token()
+            ):
+                left.append(proc.pid)
+    assert runs and not left
 
 
 @pytest.mark.parametrize(

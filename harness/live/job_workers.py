@@ -152,18 +152,23 @@ class JobWorkers:
         return pid if pid in self.worker_pids() else None
 
     def horse_of(self, worker: int) -> int | None:
-        try:
-            children = psutil.Process(worker).children()
-        except psutil.NoSuchProcess:
-            return None
-        return children[0].pid if children else None
+        """The work-horse of `worker`: the child RQ put in a process group of its own (the
+        worker holding RQ's scheduler lock has its scheduler as a child too)."""
+        for child in _children(worker):
+            pid: int = child.pid
+            with contextlib.suppress(ProcessLookupError):
+                if os.getpgid(pid) == pid:
+                    return pid
+        return None
 
     def kill_running(self, worker: int) -> int:
-        """SIGKILL what `self.kill` says of `worker` (the horse missing: the worker); the pid
-        that was killed."""
+        """SIGKILL what `self.kill` says of `worker`: its work-horse, or (also when it has
+        none) the worker with every child it has; the pid named first."""
         horse = self.horse_of(worker)
-        victims = [horse] if self.kill == "horse" and horse is not None else [worker, horse]
-        procs = snapshot([pid for pid in victims if pid is not None])
+        if self.kill == "horse" and horse is not None:
+            procs = snapshot([horse])
+        else:
+            procs = snapshot([worker, *(c.pid for c in _children(worker))])
         for proc in procs:
             with contextlib.suppress(psutil.NoSuchProcess):
                 proc.send_signal(signal.SIGKILL)
@@ -186,6 +191,13 @@ class JobWorkers:
             self._proc.wait(timeout=5.0)
         finally:
             self._proc = None
+
+
+def _children(pid: int) -> list[psutil.Process]:
+    try:
+        return list(psutil.Process(pid).children())
+    except psutil.NoSuchProcess:
+        return []
 
 
 def restart_job(schedule: LiveSchedule, label: str) -> None:

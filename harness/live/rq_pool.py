@@ -7,7 +7,8 @@ maintenance interval and the worker TTL), so this launcher runs the same `Worker
 respawns a dead worker within a second, each worker forks a work-horse per job.
 
 Every process here dies with its parent (Linux `PR_SET_PDEATHSIG`): the pool with the harness
-(`harness.live.processes.popen`), each worker with the pool, each work-horse with its worker.
+(`harness.live.processes.popen`), each worker with the pool, each work-horse (and the RQ
+scheduler one worker forks) with its worker.
 So SIGKILLing a worker takes its work-horse along, as a crashed machine or an OOM kill of the
 worker's container would, and nothing outlives a harness that was itself SIGKILLed.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import multiprocessing.util
 import os
 import signal
 import sys
@@ -34,6 +36,10 @@ def die_with_parent(parent: int) -> None:
     ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent:
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _with_worker(worker: Any) -> None:
+    die_with_parent(worker._own_pid)
 
 
 def _parse(argv: Sequence[str]) -> argparse.Namespace:
@@ -73,6 +79,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                 kw.setdefault(name, value)
             super().__init__(*a, **kw)
             self._own_pid = os.getpid()
+            # The worker holding RQ's scheduler lock forks the scheduler (a multiprocessing
+            # child): it dies with its worker too.
+            multiprocessing.util.register_after_fork(self, _with_worker)
 
         def main_work_horse(self, *a: Any, **kw: Any) -> None:
             die_with_parent(self._own_pid)  # runs in the forked work-horse
