@@ -53,6 +53,17 @@ HORSE = Scenario(
 )
 
 
+class BurstWorker(SimpleWorker):
+    """RQ's in-process worker (no work-horse) without its command channel: the pubsub thread's
+    join at teardown can wait out redis-py's `run_in_thread(sleep_time=60)`, a minute."""
+
+    def subscribe(self) -> None:
+        pass
+
+    def unsubscribe(self) -> None:
+        pass
+
+
 def _run(args: tuple[Scenario, Path, LiveOptions]) -> RunResult:
     scenario, path, options = args
     return run_live(scenario, options=options, target=load_target(path))
@@ -219,14 +230,14 @@ def test_rq_statuses_map_to_the_harness_statuses(rq_redis: redis.Redis) -> None:
     assert read("/scans/00000000-0000-4000-8000-000000000000")[0] == "not_found"
     assert read("/scans/latest", user="bob")[0] == "not_found"
     assert read("/scans/not-a-job")[0] == "bad_request"
-    # RQ runs it (in this process: SimpleWorker forks no work-horse): finished, all done.
-    SimpleWorker([queue], connection=rq_redis).work(burst=True)
+    # RQ runs it (in this process: a SimpleWorker forks no work-horse): finished, all done.
+    BurstWorker([queue], connection=rq_redis).work(burst=True)
     status, body = read(f"/scans/{queued}")
     assert (status, body["scan"]["state"], body["scan"]["done"]) == ("complete", "finished", 14)
     # A budget too short for every strategy: finished by RQ, partial to the client.
     web.application.extensions["rq_scans"] = (replace(settings, scan_budget=0.03), rq_redis)
     partial = started()
-    SimpleWorker([queue], connection=rq_redis).work(burst=True)
+    BurstWorker([queue], connection=rq_redis).work(burst=True)
     status, body = read(f"/scans/{partial}")
     assert (status, body["scan"]["state"]) == ("partial", "finished_partial")
     assert 0 < body["scan"]["done"] < 14 and body["scan"]["reason"] == "scan budget exhausted"
