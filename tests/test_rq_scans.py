@@ -27,7 +27,8 @@ from harness.live import leftovers
 from harness.live.contract import Contract
 from harness.live.redis_server import RedisServer
 from harness.live.runner import LiveOptions, run_live
-from harness.runner import RunResult
+from harness.live.timing import DEFAULT_SCALE, live_config
+from harness.runner import RunResult, service_config
 from harness.scenario import Poll, RestartWorker, Scenario, Start, load
 from harness.target import TargetError, load_target
 from targets.rq_scans.app import create_app
@@ -258,3 +259,18 @@ def test_rq_statuses_map_to_the_harness_statuses(rq_redis: redis.Redis) -> None:
     nowhere = replace(settings, redis_url="redis://127.0.0.1:1/0", redis_timeout=0.2)
     web = create_app(nowhere).test_client()
     assert read(f"/scans/{queued}")[0] == "unavailable"
+
+
+def test_wall_second_durations_run_at_scale_1_and_are_judged_as_declared() -> None:
+    """`durations.real`: scale 1 unless told; `--scale S` compresses only the timeline, so the
+    service still gets its declared seconds and the checker judges them as `value / S`."""
+    rq, flask = load_target(TUNED), load_target(ROOT / "targets" / "flask_scans" / "target.toml")
+    assert LiveOptions().scale_for(rq) == 1.0
+    assert LiveOptions().scale_for(flask) == DEFAULT_SCALE
+    assert LiveOptions(scale=0.6).scale_for(rq) == 0.6
+    scenario, _ = load("worker-restart-mid-scan")
+    judged = service_config(scenario, (), rq, 0.6)
+    assert judged.stall_timeout == pytest.approx(75.0 / 0.6)
+    assert live_config(judged, 0.6).worker_timeout == pytest.approx(30.0)  # RQ's job_timeout
+    assert service_config(scenario, (), flask, 0.6).stall_timeout == 30.0  # scaled by the run
+    assert "wall seconds" in rq.describe() and "RQ WorkerPool of 2" in rq.describe()
