@@ -52,14 +52,14 @@ if TYPE_CHECKING:
 
 
 def _live_options(args: argparse.Namespace) -> LiveOptions:
-    from harness.live.runner import DEFAULT_SCALE, LiveOptions
+    from harness.live.runner import LiveOptions
 
     if args.mode != "live":
         for flag, value in (("--scale", args.scale), ("--redis-server", args.redis_server)):
             if value is not None:
                 raise BadInput(f"{flag} only applies to --mode live")
     return LiveOptions(
-        scale=args.scale or DEFAULT_SCALE, redis_server=args.redis_server, outage=args.outage
+        scale=args.scale, redis_server=args.redis_server, outage=args.outage, kill=args.kill
     )
 
 

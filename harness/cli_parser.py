@@ -159,7 +159,8 @@ def _mode_arguments(parser: argparse.ArgumentParser) -> None:
         "--scale",
         type=_positive,
         default=None,
-        help="live: every duration times this factor (default 0.05: the 300 s TTL lasts 15 s)",
+        help="live: every duration times this factor (default 0.05: the 300 s TTL lasts 15 s; "
+        "1 for a target whose durations are wall seconds, durations.real)",
     )
     parser.add_argument(
         "--redis-server", metavar="PATH", help="live: the redis-server binary (default: PATH)"
@@ -169,4 +170,11 @@ def _mode_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("stop", "pause"),
         default="stop",
         help="live: a Redis outage shuts the server down (stop) or SIGSTOPs it (pause)",
+    )
+    parser.add_argument(
+        "--kill",
+        choices=("worker", "horse"),
+        default="worker",
+        help="live, a target with [jobs]: restarting the job worker running a scan SIGKILLs "
+        "the worker and its work-horse (worker) or the work-horse only (horse)",
     )

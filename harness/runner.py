@@ -52,15 +52,15 @@ def reproduce_command(
 
 
 def service_config(
-    scenario: Scenario, bugs: tuple[str, ...], target: Target | None = None
+    scenario: Scenario, bugs: tuple[str, ...], target: Target | None = None, scale: float = 1.0
 ) -> ServiceConfig:
     """The configuration `scenario`'s workers run with: the target's durations (see
-    `Target.config_for`) and, for the reference, its planted regressions `bugs`.
+    `Target.config_for`, which `scale` is for) and, for the reference, its regressions `bugs`.
 
     Another target's regressions are not the reference's: its factory is told them by name
     (`WorkerParts.regressions`) and the configuration carries none."""
     target = target or reference_target()
-    config = target.config_for(scenario)
+    config = target.config_for(scenario, scale)
     if target.is_reference:
         config = replace(config, bugs=validate_bugs(bugs))
     else:

@@ -7,8 +7,8 @@
 Interface (kept stable for the load test and the pytest plugin):
 
 - `LiveCluster(*, workers, config, scale, profile, missing_columns, redis_server, workdir,
-  replicated, target, regressions)`: `config` is in scenario seconds, every duration (and the
-  strategy profile) multiplied by `scale` before the workers see it. `target` (default: the
+  replicated, target, regressions, kill)`: `config` is in scenario seconds, every duration (and
+  the strategy profile) multiplied by `scale` before the workers see it. `target` (default: the
   reference) is the service the workers run (`harness.live.launch`; a `[wsgi]` app with its own
   `regressions` switched on) and `.contract` how requests to it are spoken. `workdir` (a
   temporary directory by default, removed on exit) holds Redis's directory, the SQLite
@@ -19,18 +19,17 @@ Interface (kept stable for the load test and the pytest plugin):
   waiting on conditions with deadlines; `__exit__` stops all of it, also after an error.
 - `.base_url`, `.port`, `.redis_port`, `.redis_pid`, `.master_pid`, `.worker_pids()` (oldest
   first), `.wait_for_workers()` (the full count, each with its service built), `.worker_config`,
-  `.redis_client()` (for the harness itself), `.running_scans()` and `.scan_record(scan_id)`
-  (from the workers' state files, also after a worker died).
+  `.redis_client()`, `.running_scans()` and `.scan_record(scan_id)` (from the workers' state
+  files, also after a worker died); `.jobs`, a target's job workers (`harness.live.job_workers`).
 - Faults, at once: `.kill_worker(pid)` (SIGKILL; the master respawns it), `.pause_redis()` /
   `.resume_redis()` (SIGSTOP/SIGCONT), `.stop_redis()` / `.start_redis()` (SHUTDOWN SAVE, then
   the same binary on the same port), `.wait_for_redis()`, `.alter_drop_column(name)`,
   `.replication()` (the primary, the replica and the Sentinels, for failover and lag).
 - The `Cluster` protocol (`harness.cluster`): steps and faults scheduled at scenario times,
   carried out by `run_until` (`harness.live.schedule`); `.history` holds what happened.
-- Time: `.clock` (`ScenarioClock`) turns a `time.time()` or `time.monotonic()` reading into
-  scenario seconds since the cluster became ready, and back.
-
-Redis client timeouts are scaled too, but never below a floor (`harness.live.timing`).
+- Time: `.clock` (`ScenarioClock`): scenario seconds since the cluster became ready, from a
+  `time.time()` or `time.monotonic()` reading, and back. Redis client timeouts are scaled too,
+  never below a floor (`harness.live.timing`).
 """
 
 from __future__ import annotations
@@ -52,7 +51,8 @@ from harness.history import History, RunInfo, Timing
 from harness.live.contract import Contract, reference_contract
 from harness.live.faults import OutageKind
 from harness.live.gunicorn import GunicornServer
-from harness.live.launch import drop_column, gunicorn_timeout, prepare
+from harness.live.job_workers import JobWorkers, KillKind
+from harness.live.launch import drop_column, gunicorn_timeout, job_workers, prepare
 from harness.live.leftovers import forget_folder, record_folder
 from harness.live.redis_server import (
     LiveClusterError,
@@ -108,6 +108,7 @@ class LiveCluster:
         replicated: bool = False,
         target: Target | None = None,
         regressions: tuple[str, ...] = (),
+        kill: KillKind = "worker",
     ) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
@@ -122,6 +123,8 @@ class LiveCluster:
         #: WSGI adapter with its `regressions` (its own, by name) switched on
         self.target = target if target is not None and not target.is_reference else None
         self.regressions = regressions
+        self.jobs: JobWorkers | None = None  # a `[jobs]` target's, killed as `kill` says
+        self.kill: KillKind = kill
         self.contract: Contract = reference_contract()
         self.redis_binary = find_redis_server(redis_server)
         self.redis: RedisServer | None = None
@@ -191,6 +194,7 @@ class LiveCluster:
             self.redis = RedisServer(self.workdir / "redis", binary=self.redis_binary).__enter__()
         launch = prepare(self, sentinels)
         self.contract = launch.contract
+        self.jobs = job_workers(self, launch)
         self._gunicorn = GunicornServer(
             app=launch.app,
             workers=self.workers,
@@ -219,10 +223,13 @@ class LiveCluster:
 
     def _teardown(self) -> None:
         self._closing.set()
-        # Gunicorn first (its workers hold Redis connections), then Redis, each for sure.
+        # Gunicorn and the job workers first (they hold Redis connections), then Redis.
         if self._gunicorn is not None:
             self._gunicorn.stop()
             self._gunicorn = None
+        jobs, self.jobs = self.jobs, None
+        if jobs is not None:
+            jobs.stop()
         if self.redis_pair is not None:
             self.redis_pair.close()
             self.redis_pair = None
@@ -232,8 +239,6 @@ class LiveCluster:
         if self._own_workdir and self.workdir != Path():
             shutil.rmtree(self.workdir, ignore_errors=True)
             forget_folder(self.workdir)
-
-    # -- processes ----------------------------------------------------------------------
 
     @property
     def master_pid(self) -> int:
@@ -315,7 +320,7 @@ class LiveCluster:
 
         return next((entry for entry in read_state_files(self.state_dir) if ran(entry[1])), None)
 
-    # -- Redis faults -------------------------------------------------------------------
+    # -- Redis and database faults ------------------------------------------------------
 
     def pause_redis(self) -> None:
         """SIGSTOP the server: connections stay open, every command times out."""
@@ -333,7 +338,7 @@ class LiveCluster:
         self._redis_server().start()
 
     def redis_client(self) -> redis.Redis:
-        """A client for the harness itself (inspection, not the service's contract)."""
+        """A client for the harness itself (inspection; the job workers' faults)."""
         return self._redis_server().client()
 
     def wait_for_redis(self, timeout: float = START_TIMEOUT) -> None:
@@ -350,8 +355,6 @@ class LiveCluster:
             self._wait_for(answers, "redis-server to answer", timeout)
         finally:
             client.close()
-
-    # -- database faults ----------------------------------------------------------------
 
     def alter_drop_column(self, name: str) -> None:
         drop_column(self.database_url, name, reference=self.target is None)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, cast
 from sqlalchemy import inspect, text
 
 from harness.live.contract import Contract, reference_contract
+from harness.live.job_workers import JobWorkers
 from harness.live.redis_server import LiveClusterError
 from harness.live.wsgi_adapter import APP_ENV, HEALTH_ENV, HEALTH_PATH, PATH_ENV, STATE_ENV
 from reference_impl import ServiceConfig, StrategyProfile, open_engine, seed_database
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     from harness.live.cluster import LiveCluster
     from harness.target import Target
 
-__all__ = ["Launch", "drop_column", "launch_reference", "launch_wsgi", "prepare"]
+__all__ = ["Launch", "drop_column", "job_workers", "launch_reference", "launch_wsgi", "prepare"]
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,31 @@ def launch_wsgi(where: Where, target: Target, regressions: Sequence[str]) -> Lau
         # An app logs as it pleases (a warning per 503): into a file, not the harness's output.
         output=where.workdir / "app.log",
     )
+
+
+def job_workers(cluster: LiveCluster, launch: Launch) -> JobWorkers | None:
+    """A `[jobs]` target's job workers, started on the cluster's Redis with the app's
+    environment (None for a target without them)."""
+    target = cluster.target
+    if target is None or target.spec.jobs is None or target.spec.wsgi is None:
+        return None
+    assert cluster.redis is not None
+    folders = [str((target.folder / folder).resolve()) for folder in target.spec.wsgi.pythonpath]
+    jobs = JobWorkers(
+        target.spec.jobs,
+        redis_url=cluster.redis.url,
+        client=cluster.redis_client,
+        folders=folders,
+        env=launch.env,
+        log=cluster.workdir / "rq.log",
+        kill=cluster.kill,
+    )
+    try:
+        jobs.start()
+    except BaseException:
+        jobs.stop()  # the cluster does not hold it yet: it would not stop it
+        raise
+    return jobs
 
 
 def gunicorn_timeout(config: ServiceConfig) -> int:

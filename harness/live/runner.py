@@ -14,6 +14,7 @@ from pathlib import Path
 
 from harness.live.cluster import LiveCluster
 from harness.live.faults import OutageKind
+from harness.live.job_workers import KillKind
 from harness.live.schedule import READ_TIMEOUT, RunCancelled
 from harness.live.slack import with_measured_slack
 from harness.live.timing import DEFAULT_SCALE, WALL_SLACK, default_slack
@@ -35,11 +36,22 @@ __all__ = [
 
 @dataclass(frozen=True)
 class LiveOptions:
-    scale: float = DEFAULT_SCALE
+    #: wall seconds per scenario second; None: the target's (see `scale_for`)
+    scale: float | None = None
     redis_server: str | None = None
     outage: OutageKind = "stop"
     #: scenario seconds; None means `default_slack(scale)`
     slack: float | None = None
+    #: what a restart of a `[jobs]` target's job worker SIGKILLs (`harness.live.job_workers`)
+    kill: KillKind = "worker"
+
+    def scale_for(self, target: Target | None) -> float:
+        """The scale given, else 1 for a target whose durations are wall seconds (a job
+        queue's timers, which no scale reaches), else `DEFAULT_SCALE`."""
+        if self.scale is not None:
+            return self.scale
+        real = target is not None and target.spec.durations.real
+        return 1.0 if real else DEFAULT_SCALE
 
 
 def run_live(
@@ -61,9 +73,11 @@ def run_live(
     """
     opts = options or LiveOptions()
     check_live(target)
-    config = service_config(scenario, bugs, target)
-    slack = opts.slack if opts.slack is not None else default_slack(opts.scale)
-    scale = f" --scale {opts.scale}" if opts.scale != DEFAULT_SCALE else ""
+    factor = opts.scale_for(target)
+    config = service_config(scenario, bugs, target, factor)
+    slack = opts.slack if opts.slack is not None else default_slack(factor)
+    scale = f" --scale {factor:g}" if factor != LiveOptions().scale_for(target) else ""
+    scale += f" --kill {opts.kill}" if opts.kill != "worker" else ""
     info = run_info(
         scenario,
         config,
@@ -78,7 +92,7 @@ def run_live(
     cluster = LiveCluster(
         workers=scenario.workers,
         config=config,
-        scale=opts.scale,
+        scale=factor,
         profile=scenario.profile,
         missing_columns=scenario.missing_columns,
         redis_server=opts.redis_server,
@@ -88,11 +102,12 @@ def run_live(
         replicated=scenario.replicated,
         target=target,
         regressions=bugs,
+        kill=opts.kill,
     )
     drive_journaled(scenario, cluster, journal)
     history = cluster.history
     if opts.slack is None:
-        with_measured_slack(history, opts.scale)
+        with_measured_slack(history, factor)
     return judge(scenario, history)
 
 

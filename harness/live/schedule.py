@@ -10,11 +10,11 @@ fresh connection, so the kernel's accept queue picks the worker; the history rec
 until that worker accepts it.
 
 Faults are real (`harness.live.faults`): a restart SIGKILLs a worker (by slot index, or the
-process running the named scan, from the workers' state files) and its window lasts until the
-replacement is ready; an outage shuts Redis down and restarts it on the same port (or
-SIGSTOPs/SIGCONTs it), its window lasting until Redis answers again; a dropped column alters the
-database file under the running workers; and the Gunicorn worker timeout kills a worker whose
-scan runs too long (recorded as a `worker-timeout` fault when the start request dies so).
+process running the named scan, from the workers' state files; for a `[jobs]` target, its job
+worker: `harness.live.job_workers`) and its window lasts until the replacement is ready; an
+outage shuts Redis down and restarts it on the same port (or SIGSTOPs/SIGCONTs it) until Redis
+answers again; a dropped column alters the database file under the running workers; and the
+Gunicorn worker timeout kills a worker whose scan runs too long (a `worker-timeout` fault).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from harness.history import History, OpKind, retime_reply
 from harness.live.client import Exchange, call
 from harness.live.contract import Operation
 from harness.live.faults import OutageKind, failover, lag, redis_down, redis_up, restart
+from harness.live.job_workers import restart_job
 from harness.live.wsgi_adapter import LABEL_HEADER
 
 if TYPE_CHECKING:
@@ -224,7 +225,8 @@ class LiveSchedule:
         scan_id = self.scan_ids.get(label)
         record = self.cluster.scan_record(scan_id, label)
         if record is not None:
-            return record[0], scan_id or _text(record[1].get("scan_id"))
+            found = record[1].get("scan_id")
+            return record[0], scan_id or (None if found is None else str(found))
         if scan_id is not None:
             return None
         for pid, data in self.cluster.running_scans().items():
@@ -318,6 +320,8 @@ class LiveSchedule:
             return list(self.slots)
 
     def _restart(self, index: int | None, label: str | None, idle: bool) -> None:
+        if label is not None and self.cluster.jobs is not None:
+            return restart_job(self, label)  # the job worker running it, not a web worker
         if label is not None:
             found = self._find_run(self.owners[label], label)
             if found is None or found[0] not in self.cluster.running_scans():
@@ -392,7 +396,3 @@ class LiveSchedule:
         now = self._now()
         with self.lock:
             self.history.fault("drop-column", now, now, column)
-
-
-def _text(value: object) -> str | None:
-    return None if value is None else str(value)

@@ -275,7 +275,7 @@ def run_load(
     clear_folder(raw)
     raw.mkdir(parents=True, exist_ok=True)
     target = served_target(options.target)
-    config = load_config(target, options.bugs)
+    config = load_config(target, options.bugs, options.scale)
     # A failover or a lag needs a primary, a replica and Sentinels, and a service that waits
     # for the replica's acknowledgement of what it must not lose (as a scenario with them).
     replicated = any(fault.action in REPLICATION for fault in planned)

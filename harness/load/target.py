@@ -40,12 +40,14 @@ def served_target(path: Path | str | None) -> Target | None:
     return None if target.is_reference else target
 
 
-def load_config(target: Target | None, bugs: Sequence[str]) -> ServiceConfig:
-    """The service's configuration in scenario seconds (the live cluster scales it)."""
+def load_config(target: Target | None, bugs: Sequence[str], scale: float = 1.0) -> ServiceConfig:
+    """The service's configuration in scenario seconds (the live cluster scales it); durations
+    that are wall seconds (`durations.real`) are divided by `scale`, so it runs them as they are."""
     if target is None:
         return ServiceConfig(bugs=validate_bugs(bugs))
     target.check_regressions(bugs)
-    durations: dict[str, Any] = target.durations()
+    per = scale if target.spec.durations.real else 1.0
+    durations: dict[str, Any] = {name: v / per for name, v in target.durations().items()}
     return ServiceConfig(strategies=target.spec.strategies, **durations)
 
 

@@ -158,10 +158,14 @@ def run_summary(
 ) -> str:
     """The summary of one run."""
     info = history.info
+    # The run header names a target only in its reproduce command (`--target FILE`).
+    words = info.command.split()
+    target = words[words.index("--target") + 1] if "--target" in words[:-1] else None
+    who = f"target `{target}`" if target else "reference service"
     service = (
-        "reference service, fixed"
+        f"{who}, fixed"
         if not info.bugs
-        else "reference service with planted regression(s): "
+        else f"{who} with {'' if target else 'planted '}regression(s): "
         + ", ".join(f"`{b}`" for b in info.bugs)
     )
     outcome = {

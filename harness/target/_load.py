@@ -69,6 +69,7 @@ def _problem(target: Target) -> str | None:
         _kind(target),
         _durations(spec),
         _http(spec.http) if spec.http is not None else None,
+        _jobs(spec),
         _faults(spec),
         _regressions(spec),
     )
@@ -156,6 +157,8 @@ def _durations(spec: TargetFile) -> str | None:
             return f"field durations.env.{name}: {variable!r} is not an environment variable name"
     if spec.service is not None and durations.env:
         return "field durations.env: an in-process [service] gets its durations directly"
+    if spec.service is not None and durations.real:
+        return "field durations.real: an in-process [service] runs in the harness's time"
     return None
 
 
@@ -197,6 +200,26 @@ def _http(http: HttpContract) -> str | None:
     for code in http.codes:
         if not (code.isdigit() and 100 <= int(code) <= 599):
             return f"field http.codes.{code}: not an HTTP status code"
+    return None
+
+
+def _jobs(spec: TargetFile) -> str | None:
+    jobs = spec.jobs
+    if jobs is None:
+        return None
+    if spec.wsgi is None or spec.http is None:
+        return "field jobs: job workers serve a [wsgi] app's queue; give [wsgi] and [http]"
+    if spec.http.runs_to_end:
+        return "field http.runs_to_end: with [jobs] the start request only enqueues; set it false"
+    if not spec.durations.real:
+        return "field durations.real: a job queue's timers are wall seconds; set it true"
+    if not _NAME.match(jobs.queue):
+        return f"field jobs.queue: {jobs.queue!r} must be lower-case letters, digits, '-' or '_'"
+    if not 1 <= jobs.workers <= 32:
+        return f"field jobs.workers: must be between 1 and 32, got {jobs.workers}"
+    for name in ("job_monitoring_interval", "maintenance_interval", "worker_ttl"):
+        if getattr(jobs, name) < 1:
+            return f"field jobs.{name}: must be a whole number of seconds, at least 1"
     return None
 
 

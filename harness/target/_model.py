@@ -18,6 +18,7 @@ __all__ = [
     "HarnessStatus",
     "HttpBody",
     "HttpContract",
+    "JobsSection",
     "Regression",
     "ServiceSection",
     "TargetFile",
@@ -47,6 +48,10 @@ class Durations(_Table, kw_only=True, frozen=True):
     #: duration name -> the environment variable the service reads it from; live mode passes
     #: each duration times `--scale` through it (a duration without one cannot be scaled)
     env: dict[str, str] = {}
+    #: true: these are wall seconds that no scale reaches (a job queue's own timers): live
+    #: mode passes them unscaled and runs the scenario at scale 1 unless told `--scale`, when
+    #: only the scenario's timeline is compressed and the durations are judged as they are
+    real: bool = False
 
 
 class ServiceSection(_Table, kw_only=True, frozen=True):
@@ -122,6 +127,20 @@ class HttpContract(_Table, kw_only=True, frozen=True):
     runs_to_end: bool
 
 
+class JobsSection(_Table, kw_only=True, frozen=True):
+    """Job workers apart from the web workers: the start request enqueues, they run the scan.
+
+    `kind = "rq"`: RQ's `WorkerPool` with `workers` RQ workers on `queue`, each forking a
+    work-horse per job; the other fields are RQ's worker settings, in whole seconds."""
+
+    kind: Literal["rq"]
+    queue: str = "default"
+    workers: int = 2
+    job_monitoring_interval: int = 30
+    maintenance_interval: int = 600
+    worker_ttl: int = 420
+
+
 class Faults(_Table, kw_only=True, frozen=True):
     """Which faults the target can take; a scenario needing another is reported not applicable."""
 
@@ -155,6 +174,7 @@ class TargetFile(_Table, kw_only=True, frozen=True):
     service: ServiceSection | None = None
     wsgi: WsgiSection | None = None
     http: HttpContract | None = None
+    jobs: JobsSection | None = None
     durations: Durations
     faults: Faults = msgspec.field(default_factory=Faults)
     regression: list[Regression] = []

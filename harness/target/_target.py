@@ -87,16 +87,18 @@ class Target:
         module, _, attr = self.spec.service.factory.partition(":")
         return cast("ServiceFactory", getattr(importlib.import_module(module), attr))
 
-    def config_for(self, scenario: Scenario) -> ServiceConfig:
+    def config_for(self, scenario: Scenario, scale: float = 1.0) -> ServiceConfig:
         """The scenario's service configuration with this target's durations and scan length.
 
         Scenarios are written against the reference's durations; a scenario that set a duration
         of its own (one that differs from the reference default) keeps it, every other duration
-        is the target's."""
+        is the target's. Durations that are wall seconds (`durations.real`) become scenario
+        seconds at `scale` (wall seconds per scenario second): the service runs them unscaled."""
         base = scenario.config
         defaults = ServiceConfig()
+        per = scale if self.spec.durations.real else 1.0
         mine: dict[str, Any] = {
-            name: value
+            name: value / per
             for name, value in self.durations().items()
             if getattr(base, name) == getattr(defaults, name)
         }
@@ -115,6 +117,13 @@ class Target:
                 else ("answers a start at once while the scan runs elsewhere")
             )
             how = f"WSGI app {spec.wsgi.app} under Gunicorn; {runs}"
+            if spec.jobs is not None:
+                jobs = spec.jobs
+                how += (
+                    f"; RQ WorkerPool of {jobs.workers} on queue {jobs.queue!r} (job monitoring "
+                    f"{jobs.job_monitoring_interval} s, maintenance {jobs.maintenance_interval} s, "
+                    f"worker TTL {jobs.worker_ttl} s)"
+                )
         faults = spec.faults
         can = [
             name
@@ -131,7 +140,8 @@ class Target:
             (
                 f"{self.ref}: target {spec.name!r} is valid",
                 f"  service:     {how}, {spec.workers} worker(s), {spec.strategies} strategies",
-                f"  durations:   {durations}",
+                f"  durations:   {durations}"
+                + (" (wall seconds: live runs do not scale them)" if spec.durations.real else ""),
                 f"  faults:      {', '.join(can) or 'none'}",
                 f"  regressions: {regressions}",
             )
