@@ -148,12 +148,19 @@ def _positive(text: str) -> float:
     return value
 
 
+def _choice(
+    parser: argparse.ArgumentParser, flag: str, choices: tuple[str, ...], help: str
+) -> None:
+    """`flag` taking one of `choices`, the first by default."""
+    parser.add_argument(flag, choices=choices, default=choices[0], help=help)
+
+
 def _mode_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
+    _choice(
+        parser,
         "--mode",
-        choices=("sim", "live"),
-        default="sim",
-        help="sim: embedded, virtual time; live: real redis-server and Gunicorn on 127.0.0.1",
+        ("sim", "live"),
+        "sim: embedded, virtual time; live: real redis-server and Gunicorn on 127.0.0.1",
     )
     parser.add_argument(
         "--scale",
@@ -165,16 +172,16 @@ def _mode_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--redis-server", metavar="PATH", help="live: the redis-server binary (default: PATH)"
     )
-    parser.add_argument(
+    _choice(
+        parser,
         "--outage",
-        choices=("stop", "pause"),
-        default="stop",
-        help="live: a Redis outage shuts the server down (stop) or SIGSTOPs it (pause)",
+        ("stop", "pause"),
+        "live: a Redis outage shuts the server down (stop) or SIGSTOPs it (pause)",
     )
-    parser.add_argument(
+    _choice(
+        parser,
         "--kill",
-        choices=("worker", "horse"),
-        default="worker",
-        help="live, a target with [jobs]: restarting the job worker running a scan SIGKILLs "
+        ("worker", "horse"),
+        "live, a target with [jobs]: restarting the job worker running a scan SIGKILLs "
         "the worker and its work-horse (worker) or the work-horse only (horse)",
     )

@@ -12,10 +12,11 @@ threads, a few clusters side by side (`harness.live.gate` holds them to the simu
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -119,19 +120,12 @@ class _Done:
 
 def _run(job: _Job, cancel: threading.Event | None) -> RunResult:
     bugs = () if job.bug is None else (job.bug,)
-    if job.live is None:
-        return simulate(job.scenario, bugs=bugs, seed=job.seed, ref=job.ref, target=job.target)
-    from harness.live.runner import run_live
+    run: Callable[..., RunResult] = simulate
+    if job.live is not None:
+        from harness.live.runner import run_live
 
-    return run_live(
-        job.scenario,
-        bugs=bugs,
-        seed=job.seed,
-        options=job.live,
-        ref=job.ref,
-        cancel=cancel,
-        target=job.target,
-    )
+        run = functools.partial(run_live, options=job.live, cancel=cancel)
+    return run(job.scenario, bugs=bugs, seed=job.seed, ref=job.ref, target=job.target)
 
 
 def _execute(job: _Job, cancel: threading.Event | None = None) -> _Done:

@@ -18,10 +18,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import psutil
 from mirakuru.exceptions import ProcessExitedWithError
 
-from harness.live.processes import GuardedHTTPExecutor, snapshot, wait_gone
+from harness.live.processes import GuardedHTTPExecutor, live_children, snapshot, wait_gone
 from harness.live.redis_server import LiveClusterError
 
 __all__ = ["GunicornServer"]
@@ -122,18 +121,7 @@ class GunicornServer:
 
     def worker_pids(self) -> list[int]:
         """The pids of the live workers, oldest first."""
-        try:
-            children = psutil.Process(self.master_pid).children()
-        except psutil.NoSuchProcess:
-            return []
-        alive = []
-        for child in children:
-            try:
-                if child.status() != psutil.STATUS_ZOMBIE:
-                    alive.append((child.create_time(), child.pid))
-            except psutil.NoSuchProcess:
-                continue
-        return [pid for _, pid in sorted(alive)]
+        return live_children(self.master_pid)
 
     def stop(self) -> None:
         """Stop the master and wait until its workers are gone; safe to call twice."""

@@ -20,13 +20,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Collection
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import psutil
 import redis
 
-from harness.live.processes import popen, snapshot, wait_gone
+from harness.live.processes import live_children, popen, snapshot, wait_gone
 from harness.live.redis_server import LiveClusterError
 
 if TYPE_CHECKING:
@@ -41,28 +42,21 @@ KILL_KINDS: tuple[KillKind, ...] = ("worker", "horse")
 READY_TIMEOUT = 30.0
 
 
+@dataclass
 class JobWorkers:
     """RQ's `WorkerPool` with `spec.workers` workers on `spec.queue`, started and stopped."""
 
-    def __init__(
-        self,
-        spec: JobsSection,
-        *,
-        redis_url: str,
-        client: Callable[[], redis.Redis],
-        folders: list[str],
-        env: dict[str, str],
-        log: Path,
-        kill: KillKind = "worker",
-    ) -> None:
-        self.spec = spec
-        self.redis_url = redis_url
-        self._client = client
-        self.folders = folders
-        self.env = env
-        self.log = log
-        self.kill = kill
-        self._proc: subprocess.Popen[bytes] | None = None
+    spec: JobsSection
+    _: KW_ONLY
+    redis_url: str
+    #: a client of the cluster's Redis, asked which worker runs which job
+    client: Callable[[], redis.Redis]
+    #: folders the pool's processes import the target from
+    folders: list[str]
+    env: dict[str, str]
+    log: Path
+    kill: KillKind = "worker"
+    _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
     def command(self) -> list[str]:
         spec = self.spec
@@ -94,22 +88,13 @@ class JobWorkers:
 
     def worker_pids(self) -> list[int]:
         """The pool's live workers, oldest first."""
-        try:
-            children = psutil.Process(self.pool_pid).children()
-        except psutil.NoSuchProcess:
-            return []
-        alive = []
-        for child in children:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                if child.status() != psutil.STATUS_ZOMBIE:
-                    alive.append((child.create_time(), child.pid))
-        return [pid for _, pid in sorted(alive)]
+        return live_children(self.pool_pid)
 
     def registered(self) -> dict[str, int]:
         """RQ's view: worker name -> pid, of the workers registered on the queue."""
         from rq import Queue, Worker
 
-        client = self._client()
+        client = self.client()
         try:
             workers = Worker.all(queue=Queue(self.spec.queue, connection=client))
             return {w.name: int(w.pid) for w in workers if w.pid is not None}
@@ -139,7 +124,7 @@ class JobWorkers:
         from rq.exceptions import NoSuchJobError
         from rq.job import Job, JobStatus
 
-        client = self._client()
+        client = self.client()
         try:
             job = Job.fetch(job_id, connection=client)
             if job.get_status(refresh=False) != JobStatus.STARTED or not job.worker_name:

@@ -46,6 +46,7 @@ __all__ = [
     "GuardedTCPExecutor",
     "child_setup",
     "listening_ports",
+    "live_children",
     "on_spawner_thread",
     "popen",
     "snapshot",
@@ -235,6 +236,20 @@ def wait_listening(proc: subprocess.Popen[Any], port: int, timeout: float) -> bo
             return True
         time.sleep(0.02)
     return False
+
+
+def live_children(pid: int) -> list[int]:
+    """The pids of `pid`'s children that are not zombies, oldest first ([] when it is gone)."""
+    try:
+        children = psutil.Process(pid).children()
+    except psutil.NoSuchProcess:
+        return []
+    alive = []
+    for child in children:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if child.status() != psutil.STATUS_ZOMBIE:
+                alive.append((child.create_time(), child.pid))
+    return [pid for _, pid in sorted(alive)]
 
 
 def snapshot(pids: Sequence[int]) -> list[psutil.Process]:
