@@ -44,6 +44,13 @@ def _service(sim: SimRedis, config: ServiceConfig = REPLICATED) -> ScanService:
     )
 
 
+def _passing_statuses(scenario: Scenario) -> set[str]:
+    """The statuses reads by id answered in `scenario` on the fixed service, which must pass."""
+    result = simulate(scenario)
+    assert result.verdict.passed, result.verdict.violations
+    return {op.reply.status for op in result.history.ops if op.op == "status"}
+
+
 def _finished(service: ScanService) -> str:
     run = service.begin_scan("alice")
     assert isinstance(run, ScanRun)
@@ -147,9 +154,7 @@ def test_a_scan_begun_as_the_primary_dies_is_never_answered_not_found() -> None:
             RedisFailover(at=160.0, promote_after=1.0, rejoin_after=3.0),
         ),
     )
-    result = simulate(scenario)
-    assert result.verdict.passed, result.verdict.violations
-    statuses = {op.reply.status for op in result.history.ops if op.op == "status"}
+    statuses = _passing_statuses(scenario)
     assert "not_found" not in statuses and "unavailable" in statuses
 
 
@@ -173,9 +178,7 @@ def test_a_failover_before_a_workers_first_request_is_noticed_as_one() -> None:
             RedisFailover(at=1.0, promote_after=1.0, rejoin_after=3.0),
         ),
     )
-    result = simulate(scenario)
-    assert result.verdict.passed, result.verdict.violations
-    statuses = {op.reply.status for op in result.history.ops if op.op == "status"}
+    statuses = _passing_statuses(scenario)
     assert "not_found" not in statuses
 
 
@@ -218,9 +221,7 @@ def test_the_silent_failover_schedule_passes() -> None:
             RedisFailover(at=1.0, promote_after=1.0, rejoin_after=3.0),
         ),
     )
-    result = simulate(scenario)
-    assert result.verdict.passed, result.verdict.violations
-    statuses = {op.reply.status for op in result.history.ops if op.op == "status"}
+    statuses = _passing_statuses(scenario)
     assert "not_found" not in statuses
 
 
@@ -273,9 +274,7 @@ def test_an_outage_within_a_failovers_doubt_makes_the_doubt_run_from_its_end() -
             RedisOutage(at=6.0, duration=10.0),
         ),
     )
-    result = simulate(scenario)
-    assert result.verdict.passed, result.verdict.violations
-    statuses = {op.reply.status for op in result.history.ops if op.op == "status"}
+    statuses = _passing_statuses(scenario)
     assert "not_found" not in statuses and "complete" in statuses
 
 
