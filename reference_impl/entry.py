@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, fields, replace
+from functools import cached_property
 from typing import Any, Literal
 
 EntryStatus = Literal["scanning", "complete", "partial", "failed"]
@@ -66,6 +67,21 @@ class ScanEntry:
     def terminal(self) -> bool:
         return self.status in TERMINAL
 
+    @cached_property
+    def null_fields(self) -> tuple[str, ...]:
+        """The opportunity fields that came back null, sorted: once per entry, not per poll
+        (a finished entry is answered from memory many times over)."""
+        return tuple(
+            sorted(
+                {
+                    name
+                    for o in self.opportunities
+                    for name in ("win_rate", "sharpe", "annual_return")
+                    if getattr(o, name) is None
+                }
+            )
+        )
+
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True)
 
@@ -117,14 +133,6 @@ class Reply:
 
     @classmethod
     def of(cls, entry: ScanEntry, *, source: str | None = None) -> Reply:
-        nulls = sorted(
-            {
-                name
-                for o in entry.opportunities
-                for name in ("win_rate", "sharpe", "annual_return")
-                if getattr(o, name) is None
-            }
-        )
         return cls(
             status=entry.status,
             scan_id=entry.scan_id,
@@ -135,7 +143,7 @@ class Reply:
             started_at=entry.started_at,
             finished_at=entry.finished_at,
             opportunities=len(entry.opportunities),
-            null_fields=tuple(nulls),
+            null_fields=entry.null_fields,
             source=source,
         )
 

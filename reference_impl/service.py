@@ -219,6 +219,9 @@ class ScanService:
         self._probe = probe
         self._lookups: dict[str, _Cached] = {}
         self._results: dict[str, _Cached] = {}
+        #: scan_id -> cache key of the results other workers registered that this one restored
+        #: from Redis: a poll of one that ended reads only its lookup (see `_resolve`)
+        self._restored: dict[str, _Cached] = {}
         #: entries whose last Redis write failed, to be written again once Redis answers
         self._pending: dict[str, ScanEntry] = {}
         #: of those, the terminal writes the primary took and no replica acknowledged yet
@@ -449,10 +452,17 @@ class ScanService:
         if not isinstance(cache_key, str):
             if self.config.has("no-redis-fallback"):
                 return None
-            followed = self._redis_follow(keys.lookup_key(scan_id))
-            if followed is None or not keys.valid_cache_key(followed[0]):
-                return None
-            cache_key, fetched = followed
+            if self._holds_result(scan_id):
+                # A result is final: with a copy in memory only the lookup is read, so a
+                # deleted lookup still means 404 (the incident), without fetching the result.
+                cache_key = self._redis_get(keys.lookup_key(scan_id))
+                if cache_key is None or not keys.valid_cache_key(cache_key):
+                    return None
+            else:
+                followed = self._redis_follow(keys.lookup_key(scan_id))
+                if followed is None or not keys.valid_cache_key(followed[0]):
+                    return None
+                cache_key, fetched = followed
         pending = self._pending.get(cache_key)
         if pending is not None and pending.scan_id == scan_id:
             return self._settle(pending), "memory"
@@ -481,6 +491,14 @@ class ScanService:
         self._probe("redis-fallback")
         self._remember(entry, restored=True)
         return entry, "redis"
+
+    def _holds_result(self, scan_id: str) -> bool:
+        """Whether memory holds a result (a terminal copy) of `scan_id` restored from Redis."""
+        cache_key = self._memory_value(self._restored, scan_id)
+        if not isinstance(cache_key, str):
+            return False
+        cached = self._memory_value(self._results, cache_key)
+        return isinstance(cached, ScanEntry) and cached.terminal and cached.scan_id == scan_id
 
     def _settle(self, pending: ScanEntry) -> ScanEntry:
         """A read of a scan whose last write Redis has not taken: write it first, as the cleanup
@@ -639,6 +657,9 @@ class ScanService:
         for cache_key, cached in list(self._results.items()):
             if cached.expires <= now and cache_key not in self._pending:
                 del self._results[cache_key]
+        for scan_id, cached in list(self._restored.items()):
+            if cached.expires <= now:
+                del self._restored[scan_id]
         for scan_id, cached in list(self._lookups.items()):
             if cached.expires <= now and cached.value not in self._pending:
                 del self._lookups[scan_id]
@@ -715,6 +736,7 @@ class ScanService:
             expires = min(expires, time.monotonic() + left)
         self._results[entry.cache_key] = _Cached(entry, expires)
         if restored:
+            self._restored[entry.scan_id] = _Cached(entry.cache_key, expires)
             self._probe("memory-restored")
         else:
             self._lookups[entry.scan_id] = _Cached(entry.cache_key, expires)

@@ -37,10 +37,15 @@ def server() -> fakeredis.FakeServer:
     return fakeredis.FakeServer()
 
 
-def make(server: fakeredis.FakeServer, *bugs: str, missing: tuple[str, ...] = ()) -> ScanService:
+def make(
+    server: fakeredis.FakeServer,
+    *bugs: str,
+    missing: tuple[str, ...] = (),
+    client_class: type[redis.Redis] = redis.Redis,
+) -> ScanService:
     engine = open_engine("sqlite://")
     seed_database(engine, STRATEGY_NAMES, missing)
-    client = redis.Redis(
+    client = client_class(
         connection_pool=redis.ConnectionPool(
             connection_class=fakeredis.FakeRedisConnection, server=server
         )
@@ -84,6 +89,36 @@ def test_another_user_gets_not_found_unless_scope_is_broken(server: fakeredis.Fa
     assert scan_id is not None
     assert make(server).status("mallory", scan_id).status == "not_found"
     assert make(server, "no-user-scope").status("mallory", scan_id).status == "complete"
+
+
+class CountingRedis(redis.Redis):
+    """A client that keeps the name of every command it sends (scripts by their Lua call)."""
+
+    sent: list[str] = []
+
+    def execute_command(self, *args: object, **options: object) -> object:
+        self.sent.append(str(args[0]))
+        return super().execute_command(*args, **options)
+
+
+def test_a_result_restored_from_redis_is_polled_with_its_lookup_alone(
+    server: fakeredis.FakeServer,
+) -> None:
+    scan_id = make(server).start_scan("alice").scan_id
+    assert scan_id is not None
+    CountingRedis.sent = sent = []
+    reader = make(server, client_class=CountingRedis)
+    first = reader.status("alice", scan_id)
+    assert (first.status, first.source) == ("complete", "redis")
+    # Lookup and result in one round trip (the script is loaded first on a new server).
+    assert sent[-1] == "EVALSHA" and "GET" not in sent
+    sent.clear()
+    again = reader.status("alice", scan_id)
+    assert (again.status, again.source) == ("complete", "memory")
+    assert sent == ["GET"]  # the lookup only: the result is final
+    # The incident's mechanism holds: a lookup deleted from Redis is a 404, memory or not.
+    fakeredis.FakeRedis(server=server).delete(f"opportunity_scan_lookup:{scan_id}")
+    assert reader.status("alice", scan_id).status == "not_found"
 
 
 def test_missing_annual_return_reads_as_null(server: fakeredis.FakeServer) -> None:
