@@ -412,6 +412,10 @@ class ScanService:
         judged = self._judge_stall(entry)
         if judged is None:
             return Reply("unavailable", reason="redis failed over")
+        if judged.terminal:
+            # Kept as a read by id keeps it: a result this worker served is one it writes back
+            # when a failover promotes a replica that lacks it.
+            self._remember(judged, restored=True)
         return Reply.of(judged, source="redis")
 
     def _newest_stored(self, user_id: str) -> str | None:

@@ -171,6 +171,24 @@ def test_a_scan_orphaned_long_before_a_promotion_that_lacked_it_is_lost_by_fault
     assert len(violated(early, "reachable-until-expiry")) == 1
 
 
+def test_a_reply_the_restarted_worker_gave_as_it_died_kept_nothing() -> None:
+    # The scan's worker answered a read with the result at the moment it was restarted, as
+    # the primary died with a replica lagging since before the scan: its copy went with it.
+    def promoted_after(reader: str) -> Builder:
+        b = Builder().start(1.0, 8.0, complete(8.0), worker="w0")
+        b.read(29.0, complete(8.0), worker=reader).restart(29.0, "w0")
+        b.history.fault("replica-lag", 0.0, 30.0)
+        b.history.fault("redis-failover", 29.0, 32.0, "replica promoted at 30 s")
+        return b.read(45.0, NOT_FOUND, worker="w1")
+
+    own = Checker().check(promoted_after("w0").history)
+    assert own.passed, own.violations
+    [lost] = own.lost_by_fault
+    assert "restarted at 29.0 s" in lost.why
+    # Another worker that served it then keeps a copy to write back: the 404 is a violation.
+    assert len(violated(promoted_after("w2"), "reachable-until-expiry")) == 1
+
+
 def test_restart_after_the_repair_window_is_not_an_excuse() -> None:
     b = Builder().outage(20.0, 60.0).start(0.0, 28.0, complete(28.0)).restart(70.0, "w0")
     b.read(75.0, NOT_FOUND)

@@ -512,3 +512,57 @@ def test_a_result_past_its_expiry_leaves_no_older_copy_behind() -> None:
     assert result.verdict.passed, result.verdict.violations
     late = [op for op in result.history.ops if op.op == "status" and op.start > 341.0]
     assert late and {op.reply.status for op in late} <= {"not_found", "unavailable"}
+
+
+def test_a_break_while_a_failover_chain_is_excused_joins_the_chain() -> None:
+    # Found exploring (detection run, job seed 5): a failover, an outage of 40 s right after
+    # it, and 3 s later another of 10 s. The workers, still doubting the failover when the
+    # second break began, doubt it again from its end and answer 503; the checker had ended
+    # the chain at the first outage's own grace and called those 503s server errors.
+    scenario = Scenario(
+        name="failover-outage-outage",
+        description="a failover, a long outage, and a short one while its doubt runs",
+        workers=3,
+        duration=62.0,
+        steps=(Latest(user="alice", start=54.5, until=60.5, every=1.0, fanout=3),),
+        faults=(
+            RedisFailover(at=0.0, promote_after=1.0, rejoin_after=3.0),
+            RedisOutage(at=1.0, duration=40.0),
+            RedisOutage(at=44.0, duration=10.0),
+        ),
+    )
+    result = simulate(scenario)
+    assert result.verdict.passed, result.verdict.violations
+    replies = [(op.start, op.reply.status) for op in result.history.ops]
+    assert (57.5, "unavailable") in replies and replies[-1] == (60.5, "not_found")
+
+
+def _latest_before_a_lagging_promotion(holder_restart: RestartWorker) -> Scenario:
+    return Scenario(
+        name="latest-then-promotion",
+        description="latest reads of a finished scan, its worker restarted as the primary dies",
+        workers=3,
+        duration=45.0,
+        steps=(
+            Start(at=1.0, user="bob", scan="s1", worker=2),
+            Latest(user="bob", start=16.0, until=44.0, every=1.0, fanout=3),
+        ),
+        faults=(
+            ReplicaLag(at=0.0, duration=30.0),
+            holder_restart,
+            RedisFailover(at=29.0, promote_after=1.0, rejoin_after=3.0),
+        ),
+        profile=StrategyProfile(seconds=1.0),
+    )
+
+
+def test_a_result_served_through_latest_is_written_back_after_a_failover() -> None:
+    # Found exploring (detection run, job seeds 7 and 9): the scan's worker restarted as the
+    # primary died, the replica having lagged since before the scan. Other workers had just
+    # answered bob's `latest` with the result, yet kept no copy (a read by id does), and after
+    # the promotion bob's latest read 404. Now they keep it, and write it back.
+    result = simulate(_latest_before_a_lagging_promotion(RestartWorker(at=29.0, worker=2)))
+    assert result.verdict.passed, result.verdict.violations
+    assert not result.verdict.lost_by_fault
+    statuses = [op.reply.status for op in result.history.ops if op.op == "latest"]
+    assert "not_found" not in statuses and statuses[-1] == "complete"

@@ -33,7 +33,8 @@ JUDGEMENTS: tuple[str, ...] = (
     "promoted (its record names the scan, or the replica lagged since before the scan began or "
     "completed), its worker restarted after the scan was sent and before the failover's grace "
     "ended, no read between that restart and the primary's death showing a result or going "
-    "unanswered (a worker that judged it failed keeps that result until a replica has it), and "
+    "unanswered (a worker that judged it failed keeps that result until a replica has it; a "
+    "reply the restarted worker gave up to its restart kept nothing), and "
     "no other worker serving it by id within a memory TTL before) is "
     "listed as lost by fault, not counted as a violation; a result the service records anew "
     "after the loss (a stalled copy judged failed) expires from its own end.",
@@ -41,7 +42,8 @@ JUDGEMENTS: tuple[str, ...] = (
     "and the last progress Redis held are tolerated; `not_found` never is. After a failover the "
     "grace is longer by twice the longer of the cleanup and heartbeat intervals: every worker "
     "notices the new primary at its next contact and doubts a missing key as long again. Redis "
-    "faults that follow one another within their graces are one chain, excused to its end.",
+    "faults that follow one another within their graces are one chain, excused to its end: a "
+    "fault that begins before the chain's last end plus the longest grace in it joins it.",
     "A request whose connection dropped without an answer (`lost`, live mode: its worker was "
     "killed by an injected fault) is no read of the result; outside every fault window it "
     "violates `no-server-errors`.",

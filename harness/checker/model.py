@@ -248,7 +248,7 @@ class Context:
                 if (
                     restart.target == worker
                     and sent - timing.slack <= restart.start <= until
-                    and not _judged_since(facts, restart.start, failover.start)
+                    and not _judged_since(facts, restart, failover.start)
                 ):
                     done = facts.completion()
                     return LostByFault(
@@ -316,7 +316,9 @@ def _excused_until(faults: list[FaultEvent], timing: Timing) -> dict[int, float]
             close()
             chain = []
         chain.append(fault)
-        chain_end = max(f.end + timing.grace_after(f.fault) for f in chain)
+        # What `close` excuses the chain to: a fault that begins before then joins it (a break
+        # while the workers still doubt a failover makes them doubt it again from its end).
+        chain_end = max(f.end for f in chain) + max(timing.grace_after(f.fault) for f in chain)
     close()
     return until
 
@@ -325,14 +327,16 @@ def _excused_until(faults: list[FaultEvent], timing: Timing) -> dict[int, float]
 _NOTHING_KEPT = frozenset({"scanning", "unavailable", "not_found"})
 
 
-def _judged_since(facts: ScanFacts, restart: float, death: float) -> bool:
+def _judged_since(facts: ScanFacts, restart: FaultEvent, death: float) -> bool:
     """Did a read of the scan between its worker's `restart` and the primary's `death` show a
     result (a worker that judged the scan failed keeps that result until a replica has it),
-    or go unanswered (it may have)? Reads that showed progress, or nothing, kept nothing."""
+    or go unanswered (it may have)? Reads that showed progress, or nothing, kept nothing; nor
+    did one the restarted worker served up to its restart (its copy went with it)."""
     return any(
         op.op != "start"
-        and restart <= op.end
+        and restart.start <= op.end
         and op.start <= death
         and op.reply.status not in _NOTHING_KEPT
+        and not (op.worker == restart.target and op.end <= restart.start)
         for op in facts.ops
     )

@@ -26,9 +26,13 @@ from harness.explore.schedule import (
 
 __all__ = ["Placed", "place", "to_scenario"]
 
-#: the retries after a heal: this long after Redis is back, `HEAL_ROUNDS` rounds a second apart
+#: the retries after a heal: this long after Redis is back, `HEAL_ROUNDS` rounds
 HEAL_DELAY = 0.5
 HEAL_ROUNDS = 5
+#: after an outage the clients back off (seconds after the first retry): the last round comes
+#: after the memory TTL and a cleanup, when no worker serves a copy it held as Redis came back,
+#: so what Redis was left holding is read (a result overwritten behind the copies, say)
+HEAL_BACKOFF: tuple[float, ...] = (0.0, 1.0, 3.0, 7.0, 15.0)
 #: seconds between the retries after a failover's promotion: five of them outlast the workers'
 #: doubt about what the promotion lost (twice the heartbeat interval, by default)
 FAILOVER_RETRY_EVERY = 4.0
@@ -59,15 +63,20 @@ def _heal(action: Outage | Failover, now: float, begun: list[str]) -> list[Place
     if action.heal == "restart":
         healed.append(Placed(end, action, sc.RestartWorker(at=end, idle=True), healing=True))
     start = end + HEAL_DELAY
-    # After a promotion the workers answer 503 while they doubt what it lost; clients retry
-    # for longer than that, so the retries see what the failover left.
-    every = 1.0 if isinstance(action, Outage) else FAILOVER_RETRY_EVERY
     for label in begun:
+        if isinstance(action, Outage):
+            for after in HEAL_BACKOFF:
+                at = start + after
+                poll = sc.Poll(scan=label, start=at, until=at, fanout=WORKERS)
+                healed.append(Placed(at, action, poll, healing=True))
+            continue
+        # After a promotion the workers answer 503 while they doubt what it lost; clients
+        # retry for longer than that, so the retries see what the failover left.
         poll = sc.Poll(
             scan=label,
             start=start,
-            until=start + (HEAL_ROUNDS - 1) * every,
-            every=every,
+            until=start + (HEAL_ROUNDS - 1) * FAILOVER_RETRY_EVERY,
+            every=FAILOVER_RETRY_EVERY,
             fanout=WORKERS,
         )
         healed.append(Placed(start, action, poll, healing=True))

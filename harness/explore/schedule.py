@@ -41,6 +41,10 @@ BEHIND: tuple[float, ...] = (0.0, 30.0, 120.0, 600.0)
 #: (as clients retry once the 503s stop); or that, and an idle worker restarted first (as an
 #: orchestrator replaces workers whose health checks failed during the outage)
 HEALS: tuple[str, ...] = ("quiet", "retry", "restart")
+#: an outage's heal, drawn with a restart twice as often: an outage longer than the stall
+#: timeout that ends as workers are replaced is where two workers decide a scan's end (the
+#: fresh one, blind to the outage, judges it stalled while its own worker is about to write)
+OUTAGE_HEALS: tuple[str, ...] = (*HEALS, "restart")
 #: a followed restart's polls, `FOLLOW_EVERY` seconds apart: longer than the scan budget plus
 #: the stall timeout, so a scan whose worker died is seen either to end or not to
 FOLLOW_ROUNDS = 40
@@ -259,7 +263,7 @@ def schedules(
             st.builds(Restart, gap=gap, worker=st.none(), scan=st.none(), idle=st.just(True)),
         ),
         "outage": st.builds(
-            Outage, gap=gap, duration=st.sampled_from(OUTAGES), heal=st.sampled_from(HEALS)
+            Outage, gap=gap, duration=st.sampled_from(OUTAGES), heal=st.sampled_from(OUTAGE_HEALS)
         ),
         "lag": st.builds(Lag, gap=gap, duration=st.sampled_from(LAGS)),
         "failover": st.builds(
@@ -274,10 +278,12 @@ def schedules(
     }
     # Scans and polls are drawn more often than faults: a fault only shows through them.
     # Restarts twice: a scan whose worker dies must still end. Failovers twice: one after a lag
-    # is where writes the primary acknowledged are lost. (Outages are found fast at once.)
+    # is where writes the primary acknowledged are lost. Outages twice: one must meet a running
+    # scan, last past the stall timeout and end as a worker is replaced to set two workers
+    # deciding its end.
     weighted = (
         *("begin", "watch", "begin", "watch", "watch", "latest", "latest"),
-        *("restart", "restart", "outage", "lag", "failover", "failover", "drop"),
+        *("restart", "restart", "outage", "outage", "lag", "failover", "failover", "drop"),
     )
     action = st.sampled_from(weighted).flatmap(lambda kind: kinds[kind])
     setup = st.builds(
