@@ -540,6 +540,10 @@ class ScanService:
         except RedisError:
             self._redis_failed()
             return False
+        # Redis answered: a break after this one can be dated (a worker whose first look
+        # succeeded, then met an outage, would otherwise date it from the beginning of time,
+        # and take it for one that began while it doubted the failover it read of).
+        self._seen_redis_answer = True
         self._doubt_primary = self._after_break = self._break_in_doubt = False
         if self._primary is None and noticed is not None:
             # A worker's first look: another worker noticed this primary not long ago, or it

@@ -566,3 +566,62 @@ def test_a_result_served_through_latest_is_written_back_after_a_failover() -> No
     assert not result.verdict.lost_by_fault
     statuses = [op.reply.status for op in result.history.ops if op.op == "latest"]
     assert "not_found" not in statuses and statuses[-1] == "complete"
+
+
+def test_a_worker_whose_first_look_succeeded_dates_the_outage_after_it() -> None:
+    # Found exploring for 600 s (job seed 1): a worker restarted just as Redis went down; its
+    # first look (which server is primary) succeeded, but counted as no answer, so it dated
+    # the outage from the beginning of time, took it for one that began while it doubted the
+    # failover of long before, and answered 503 for 5 s after Redis came back.
+    scenario = Scenario(
+        name="first-look-then-outage",
+        description="a failover long ago; a worker restarted as an outage begins",
+        workers=3,
+        duration=50.0,
+        steps=(
+            Start(at=6.0, user="alice", scan="s1"),
+            Latest(user="alice", start=40.5, until=48.5, every=1.0, fanout=3),
+        ),
+        faults=(
+            RedisOutage(at=0.0, duration=3.0),
+            RedisFailover(at=1.0, promote_after=1.0, rejoin_after=3.0),
+            RestartWorker(at=37.0, idle=True),
+            RedisOutage(at=37.0, duration=3.0),
+        ),
+    )
+    result = simulate(scenario)
+    assert result.verdict.passed, result.verdict.violations
+    assert {op.reply.status for op in result.history.ops if op.op == "latest"} == {"complete"}
+
+
+def test_a_copy_kept_by_a_worker_restarted_before_it_wrote_back_is_lost_with_it() -> None:
+    # Found exploring for 600 s (job seed 0): the scan's worker restarted as it began; a reader
+    # judged it stalled and kept its `failed` for want of a replica's acknowledgement; the
+    # primary died, and the reader was restarted before it could write it back. Every copy
+    # went with an injected fault: lost by fault, not a violation.
+    scenario = Scenario(
+        name="judged-then-restarted",
+        description="a stalled scan judged failed by a worker restarted at the promotion",
+        workers=3,
+        duration=197.5,
+        steps=(
+            Start(at=1.0, user="bob", scan="s1"),
+            Latest(user="alice", start=1.0, until=1.0),
+            Poll(scan="s1", start=1.5, until=196.5, every=5.0),
+            Poll(scan="s1", start=38.5, until=54.5, every=4.0, fanout=3),
+            Latest(user="bob", start=50.0, until=50.0),
+        ),
+        faults=(
+            ReplicaLag(at=0.0, duration=51.0),
+            RestartWorker(at=1.0, scan="s1"),
+            RedisFailover(at=37.0, promote_after=1.0, rejoin_after=3.0),
+            RestartWorker(at=38.0, idle=True),
+            RedisFailover(at=50.0, promote_after=1.0, rejoin_after=3.0),
+        ),
+    )
+    result = simulate(scenario)
+    assert result.verdict.passed, result.verdict.violations
+    [lost] = result.verdict.lost_by_fault
+    assert "which had served it, at 38.0 s" in lost.why
+    statuses = [op.reply.status for op in result.history.ops if op.op == "status"]
+    assert "failed" in statuses and statuses[-1] == "not_found"

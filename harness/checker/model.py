@@ -219,11 +219,11 @@ class Context:
     def _lost_in_failover(self, facts: ScanFacts) -> LostByFault | None:
         """The replica promoted in a failover lacked the scan (`_lacked`), the scan's worker,
         the one that would write it again, was restarted after the scan was sent and before
-        the end of the failover's grace, no reply between that restart and the primary's death
-        showed a result or went unanswered (`_judged_since`: a worker that judged the stalled
-        scan failed holds that result until a replica acknowledges it), and no other worker
-        had served its result by id within a memory TTL before the death (a copy it would
-        write back)."""
+        the end of the failover's grace, and every worker that may have kept a copy to write
+        back was restarted in turn before that end: those that replied between that restart
+        and the primary's death with a result or not at all (`_kept_since`: a worker that
+        judged the stalled scan failed holds that result until a replica acknowledges it), and
+        those that served its result by id within a memory TTL before the death."""
         worker = facts.worker
         sent = facts.sent
         if sent is None:
@@ -234,32 +234,52 @@ class Context:
                 continue
             since = failover.start - timing.memory_ttl
             # A read by id keeps a copy in the worker's memory (a `latest` need not).
-            held_elsewhere = any(
-                op.op == "status"
+            held_elsewhere = [
+                op
+                for op in facts.ops
+                if op.op == "status"
                 and op.worker != worker
                 and op.reply.terminal
                 and since <= op.end <= failover.start
-                for op in facts.ops
-            )
-            if held_elsewhere:
-                continue
+            ]
             until = self.excused_until(failover)
             for restart in self.restarts:
-                if (
-                    restart.target == worker
-                    and sent - timing.slack <= restart.start <= until
-                    and not _judged_since(facts, restart, failover.start)
-                ):
-                    done = facts.completion()
-                    return LostByFault(
-                        facts.scan_id,
-                        done if done is not None else failover.start,
-                        f"the replica promoted in the failover of {failover.start:.1f}-"
-                        f"{failover.end:.1f} s lacked it, and worker {worker}, which held it, "
-                        f"restarted at {restart.start:.1f} s before writing it again",
-                        destroyed=max(restart.start, failover.start),
-                    )
+                if restart.target != worker or not (sent - timing.slack <= restart.start <= until):
+                    continue
+                # Each reply since that kept a copy: the restart of its worker that lost it.
+                kept = {op.index: op for op in held_elsewhere}
+                kept.update(
+                    (op.index, op) for op in _kept_since(facts, restart.start, failover.start)
+                )
+                lost = [self._restart_of(op.worker, op.end, until) for op in kept.values()]
+                if any(r is None for r in lost):
+                    continue
+                done = facts.completion()
+                readers = "".join(
+                    f", as did {r.target}, which had served it, at {r.start:.1f} s"
+                    for r in {r.index: r for r in lost if r is not None}.values()
+                    if r is not restart
+                )
+                return LostByFault(
+                    facts.scan_id,
+                    done if done is not None else failover.start,
+                    f"the replica promoted in the failover of {failover.start:.1f}-"
+                    f"{failover.end:.1f} s lacked it, and worker {worker}, which held it, "
+                    f"restarted at {restart.start:.1f} s before writing it again{readers}",
+                    destroyed=max(
+                        restart.start,
+                        failover.start,
+                        *(r.start for r in lost if r is not None),
+                    ),
+                )
         return None
+
+    def _restart_of(self, worker: str, after: float, until: float) -> FaultEvent | None:
+        """The first restart of `worker` from `after` until `until`, if any."""
+        return next(
+            (r for r in self.restarts if r.target == worker and after <= r.start <= until),
+            None,
+        )
 
     def lost_by_fault(self, facts: ScanFacts) -> LostByFault | None:
         if facts.scan_id not in self._lost:
@@ -327,16 +347,16 @@ def _excused_until(faults: list[FaultEvent], timing: Timing) -> dict[int, float]
 _NOTHING_KEPT = frozenset({"scanning", "unavailable", "not_found"})
 
 
-def _judged_since(facts: ScanFacts, restart: FaultEvent, death: float) -> bool:
-    """Did a read of the scan between its worker's `restart` and the primary's `death` show a
-    result (a worker that judged the scan failed keeps that result until a replica has it),
-    or go unanswered (it may have)? Reads that showed progress, or nothing, kept nothing; nor
-    did one the restarted worker served up to its restart (its copy went with it)."""
-    return any(
-        op.op != "start"
-        and restart.start <= op.end
+def _kept_since(facts: ScanFacts, restart: float, death: float) -> list[Operation]:
+    """The reads of the scan between its worker's `restart` and the primary's `death` that
+    showed a result (a worker that judged the scan failed keeps that result until a replica
+    has it) or went unanswered (it may have). Reads that showed progress, or nothing, kept
+    nothing; the copy a reply left goes when its worker restarts after it."""
+    return [
+        op
+        for op in facts.ops
+        if op.op != "start"
+        and restart <= op.end
         and op.start <= death
         and op.reply.status not in _NOTHING_KEPT
-        and not (op.worker == restart.target and op.end <= restart.start)
-        for op in facts.ops
-    )
+    ]
