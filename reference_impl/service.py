@@ -880,7 +880,13 @@ class ScanService:
         if self._break_since is not None:
             self._doubt_primary = self._after_break = self.config.redis.replica_acks > 0
             doubted_until = self._primary_changed_at + self._failover_doubt
-            self._break_in_doubt = self._after_break and self._break_since < doubted_until
+            # A break this worker cannot date (its first contact failed) is not taken to have
+            # begun in a doubt: its first look asks the contact stamp instead (`_check_primary`).
+            self._break_in_doubt = (
+                self._after_break
+                and math.isfinite(self._break_since)
+                and self._break_since < doubted_until
+            )
             now = time.time()
             self._breaks.append((self._break_since, now))
             self._break_since = None
