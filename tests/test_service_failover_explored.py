@@ -16,9 +16,7 @@ from harness.scenario import (
     Scenario,
     Start,
 )
-from reference_impl import (
-    StrategyProfile,
-)
+from reference_impl import StrategyProfile
 
 
 def test_a_scan_orphaned_before_a_promotion_that_lacked_it_is_listed_as_lost() -> None:
