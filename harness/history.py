@@ -202,13 +202,22 @@ class FaultEvent(_Stored[FaultRecord]):
     end: float
     #: the worker or column the fault was aimed at
     target: str | None = None
+    #: a failover's: when the replica was promoted
+    promoted: float | None = None
 
     _record = FaultRecord
     _what = "fault"
 
+    def to_record(self) -> FaultRecord:
+        record = _Stored.to_record(self)
+        if self.promoted is None:
+            return record
+        return msgspec.structs.replace(record, promoted=_t(self.promoted))
+
     def retimed(self, clock: TimeMap) -> FaultEvent:
         """The same window with its times put through `clock`."""
-        return replace(self, start=clock(self.start), end=clock(self.end))
+        promoted = None if self.promoted is None else clock(self.promoted)
+        return replace(self, start=clock(self.start), end=clock(self.end), promoted=promoted)
 
 
 #: what the header of a history still being written says, until the run rewrites it at its end
@@ -274,9 +283,15 @@ class History:
         return operation
 
     def fault(
-        self, fault: FaultKind, start: float, end: float, target: str | None = None
+        self,
+        fault: FaultKind,
+        start: float,
+        end: float,
+        target: str | None = None,
+        *,
+        promoted: float | None = None,
     ) -> FaultEvent:
-        event = FaultEvent(len(self.faults), fault, start, end, target)
+        event = FaultEvent(len(self.faults), fault, start, end, target, promoted)
         self.faults.append(event)
         self._append(event.to_record())
         return event

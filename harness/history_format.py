@@ -177,6 +177,9 @@ class OpRecord(_Timed, tag="op", frozen=True):
 class FaultRecord(_Timed, tag="fault", frozen=True):
     fault: FaultKind
     target: str | None = None
+    #: a failover's: when the replica was promoted (between `start`, the primary's death, and
+    #: `end`); a history without it is judged as if the promotion came at the death
+    promoted: Seconds | None = None
 
 
 class FaultBegunRecord(_Record, tag="fault-begun", frozen=True):

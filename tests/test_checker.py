@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from harness.checker import Checker, UnknownInvariantError
@@ -187,6 +189,45 @@ def test_a_reply_the_restarted_worker_gave_as_it_died_kept_nothing() -> None:
     assert "restarted at 29.0 s" in lost.why
     # Another worker that served it then keeps a copy to write back: the 404 is a violation.
     assert len(violated(promoted_after("w2"), "reachable-until-expiry")) == 1
+
+
+def test_a_copy_a_reader_kept_counts_only_if_it_lived_until_the_promotion() -> None:
+    # Found exploring for 600 s (job seed 0): a reader's copy of a result, kept a memory TTL
+    # (10 s here) from when it read it from Redis, expired after the primary died (40 s) and
+    # before the promotion (45 s), when it could have been written back. The scan's worker
+    # restarted at 9 s; w1, the first to show the result after that (it may have written it),
+    # restarted at the promotion.
+    def promoted(
+        *reads: tuple[float, str | None], at: float | None = 45.0, first_restarts: bool = True
+    ) -> Builder:
+        b = Builder().start(1.0, 8.0, complete(8.0), worker="w0").restart(9.0, "w0")
+        b.history.fault("replica-lag", 0.0, 50.0)
+        b.read(12.0, complete(8.0), worker="w1")
+        for when, source in reads:
+            b.read(when, replace(complete(8.0), source=source), worker="w2")
+        b.history.fault("redis-failover", 40.0, 48.0, "replica promoted", promoted=at)
+        if first_restarts:
+            b.restart(45.0, "w1")
+        return b.read(60.0, NOT_FOUND, worker="w1")
+
+    def passes(b: Builder) -> bool:
+        verdict = Checker().check(b.history)
+        return verdict.passed and len(verdict.lost_by_fault) == 1
+
+    assert passes(promoted((34.0, "redis")))  # gone at 44 s
+    assert passes(promoted((34.0, "redis"), (39.0, "memory")))  # the copy of 34 s, served
+    assert passes(promoted())
+    # A copy alive at the promotion could have been written back: each 404 is a violation.
+    assert not passes(promoted((36.0, "redis")))
+    assert not passes(promoted((34.0, None), (39.0, None)))  # not said: dated to the reply
+    assert not passes(promoted((34.0, "redis"), at=None))  # no promotion time: the death
+    # The first reply to show the result after the restart may have written it: its worker
+    # holds it until a replica acknowledges it, expiry or not.
+    assert not passes(promoted(first_restarts=False))
+    # So may any reply given while Redis was down (each worker judges on its own).
+    in_outage = promoted((20.0, "memory")).outage(19.0, 21.0)
+    assert not passes(in_outage)
+    assert passes(promoted((20.0, "memory")))
 
 
 def test_restart_after_the_repair_window_is_not_an_excuse() -> None:

@@ -76,6 +76,9 @@ def test_failover_after_completion_runs_live(tmp_path: Path, redis_server_binary
         [lag] = [f for f in history.faults if f.fault == "replica-lag"]
         assert failover.target is not None and " s after primary 127.0.0.1:" in failover.target
         assert failover.start == pytest.approx(50.0, abs=2.0) and failover.end > failover.start
+        # The promotion, as Sentinel timed it, in scenario seconds like the window it falls in.
+        assert failover.promoted is not None
+        assert failover.start < failover.promoted <= failover.end
         assert lag.start == pytest.approx(0.5, abs=2.0)
     # The promoted replica lacked the scan's keys in both runs: the fixed service wrote them
     # again, the broken one had forgotten them.

@@ -428,3 +428,47 @@ def test_a_copy_kept_by_a_worker_restarted_before_it_wrote_back_is_lost_with_it(
     assert "which had served it, at 38.0 s" in lost.why
     statuses = [op.reply.status for op in result.history.ops if op.op == "status"]
     assert "failed" in statuses and statuses[-1] == "not_found"
+
+
+def test_a_readers_copy_that_expired_before_the_promotion_is_lost_with_the_rest() -> None:
+    # Found exploring for 600 s (job seed 0): the scan's worker restarted as it began; w0
+    # judged it stalled and kept its `failed` for want of a replica's acknowledgement; w1
+    # read that result from Redis at 151.5 s and served it from memory at 156.5 s. The primary
+    # died at 161 s; w1's copy expired at 161.5 s, before the promotion at 162 s, and w0 was
+    # restarted at the promotion: every copy went with a fault. The checker had counted w1's
+    # copy as kept (it was served within a memory TTL of the death) and called the 404s after
+    # the failover violations; a copy counts if it lived until the promotion, which the
+    # failover's record now gives.
+    scenario = Scenario(
+        name="copy-expired-before-promotion",
+        description="a reader's copy expires between the primary's death and the promotion",
+        workers=3,
+        duration=197.5,
+        steps=(
+            Latest(user="alice", start=0.0, until=0.0),
+            Start(at=1.0, user="bob", scan="s1"),
+            Poll(scan="s1", start=1.5, until=196.5, every=5.0),
+            Poll(scan="s1", start=162.5, until=178.5, every=4.0, fanout=3),
+            Latest(user="bob", start=174.0, until=174.0),
+        ),
+        faults=(
+            ReplicaLag(at=0.0, duration=175.0),
+            RestartWorker(at=1.0, scan="s1"),
+            RedisFailover(at=161.0, promote_after=1.0, rejoin_after=3.0),
+            RestartWorker(at=162.0, idle=True),
+            RedisFailover(at=174.0, promote_after=1.0, rejoin_after=3.0),
+        ),
+    )
+    result = simulate(scenario)
+    assert result.verdict.passed, result.verdict.violations
+    [lost] = result.verdict.lost_by_fault
+    assert "which had served it, at 162.0 s" in lost.why
+    [first, _] = [f for f in result.history.faults if f.fault == "redis-failover"]
+    assert first.promoted == 162.0
+    sources = [
+        (op.start, op.worker, op.reply.source)
+        for op in result.history.ops
+        if op.op == "status" and 150.0 <= op.start <= 157.0
+    ]
+    assert sources == [(151.5, "w1", "redis"), (156.5, "w1", "memory")]
+    assert [op.reply.status for op in result.history.ops][-1] == "not_found"

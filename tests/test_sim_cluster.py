@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from harness.history import History
@@ -46,6 +48,17 @@ def test_history_round_trips_through_json_lines(incident_scenario, tmp_path) -> 
     path = tmp_path / "history.jsonl"
     history.write(path)
     assert History.read(path).dumps() == history.dumps()
+
+
+def test_a_failover_records_when_the_replica_was_promoted(tmp_path: Path) -> None:
+    with SimCluster(workers=2, config=ServiceConfig(), seed=0) as cluster:
+        cluster.redis_failover(at=10.0, promote_after=1.5, rejoin_after=4.0)
+        cluster.run_until(20.0)
+    path = tmp_path / "history.jsonl"
+    cluster.history.write(path)
+    [failover] = History.read(path).faults
+    assert (failover.start, failover.promoted, failover.end) == (10.0, 11.5, 14.0)
+    assert '"promoted":11.5' in path.read_text()
 
 
 def test_a_worker_running_a_scan_serves_nothing_else() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -220,10 +221,11 @@ class Context:
         """The replica promoted in a failover lacked the scan (`_lacked`), the scan's worker,
         the one that would write it again, was restarted after the scan was sent and before
         the end of the failover's grace, and every worker that may have kept a copy to write
-        back was restarted in turn before that end: those that replied between that restart
-        and the primary's death with a result or not at all (`_kept_since`: a worker that
-        judged the stalled scan failed holds that result until a replica acknowledges it), and
-        those that served its result by id within a memory TTL before the death."""
+        back was restarted in turn before that end: those that may have written a result no
+        replica acknowledged between that restart and the primary's death (`_kept_since`: a
+        worker that judged the stalled scan failed holds that result until a replica has it),
+        and those whose copy of a result they read may have lived until the promotion
+        (`_copies_at`)."""
         worker = facts.worker
         sent = facts.sent
         if sent is None:
@@ -232,24 +234,14 @@ class Context:
         for failover in self.failovers:
             if not self._lacked(facts, failover):
                 continue
-            since = failover.start - timing.memory_ttl
-            # A read by id keeps a copy in the worker's memory (a `latest` need not).
-            held_elsewhere = [
-                op
-                for op in facts.ops
-                if op.op == "status"
-                and op.worker != worker
-                and op.reply.terminal
-                and since <= op.end <= failover.start
-            ]
             until = self.excused_until(failover)
             for restart in self.restarts:
                 if restart.target != worker or not (sent - timing.slack <= restart.start <= until):
                     continue
-                # Each reply since that kept a copy: the restart of its worker that lost it.
-                kept = {op.index: op for op in held_elsewhere}
+                # Each reply that kept a copy: the restart of its worker that lost it.
+                kept = {op.index: op for op in _copies_at(facts, restart, failover, timing)}
                 kept.update(
-                    (op.index, op) for op in _kept_since(facts, restart.start, failover.start)
+                    (op.index, op) for op in self._kept_since(facts, restart.start, failover.start)
                 )
                 lost = [self._restart_of(op.worker, op.end, until) for op in kept.values()]
                 if any(r is None for r in lost):
@@ -273,6 +265,37 @@ class Context:
                     ),
                 )
         return None
+
+    def _kept_since(self, facts: ScanFacts, restart: float, death: float) -> list[Operation]:
+        """The replies of the scan between its worker's `restart` and the primary's `death`
+        whose worker may hold a result no replica has acknowledged, which it keeps until one
+        does: a reply that went unanswered, and one that showed a result its worker may have
+        judged and written itself. That is the first reply to show a result after the restart
+        or after a Redis fault began (with those overlapping it), and any given in a Redis
+        fault or its grace, when each worker judges on its own. A later reply read what
+        another wrote; its copy lives a memory TTL (`_copies_at`). Replies that showed
+        progress, or nothing, kept nothing."""
+        replies = [
+            op
+            for op in facts.ops
+            if op.op != "start"
+            and restart <= op.end
+            and op.start <= death
+            and op.reply.status not in _NOTHING_KEPT
+        ]
+        shown = sorted(op.end for op in replies if op.reply.terminal)
+        firsts: list[tuple[float, float]] = []
+        for since in (restart, *(f.start for f in self.redis_faults if restart < f.start < death)):
+            at = bisect_left(shown, since)
+            if at < len(shown):
+                firsts.append((since, shown[at]))
+        return [
+            op
+            for op in replies
+            if not op.reply.terminal
+            or self.in_redis_fault(op)
+            or any(since <= op.end and op.start <= first for since, first in firsts)
+        ]
 
     def _restart_of(self, worker: str, after: float, until: float) -> FaultEvent | None:
         """The first restart of `worker` from `after` until `until`, if any."""
@@ -343,20 +366,31 @@ def _excused_until(faults: list[FaultEvent], timing: Timing) -> dict[int, float]
     return until
 
 
+def _copies_at(
+    facts: ScanFacts, restart: FaultEvent, failover: FaultEvent, timing: Timing
+) -> list[Operation]:
+    """The replies through which a worker kept the scan's result in memory until the promotion
+    in `failover`, when it could write it back: every read by id that showed the result (a
+    `latest` need not keep a copy), except those the scan's own worker gave before its
+    `restart`. A copy
+    lives a memory TTL from when its worker read it from Redis: a reply served from memory
+    (its `source`) dates its copy to that worker's last reply before it that was not, and a
+    reply that does not say where it came from dates it to itself (the latest it can be). A
+    failover with no promotion time is judged as if the promotion came at the death."""
+    promoted = failover.start if failover.promoted is None else failover.promoted
+    kept: list[Operation] = []
+    fetched: dict[str, float] = {}
+    for op in sorted(facts.ops, key=lambda o: o.end):
+        if op.op != "status" or not op.reply.terminal or op.end > promoted:
+            continue
+        if op.worker == restart.target and op.end < restart.start:
+            continue
+        if op.reply.source != "memory" or op.worker not in fetched:
+            fetched[op.worker] = op.end
+        if fetched[op.worker] + timing.memory_ttl + timing.slack >= promoted:
+            kept.append(op)
+    return kept
+
+
 #: replies that leave no result behind in the worker that gave them
 _NOTHING_KEPT = frozenset({"scanning", "unavailable", "not_found"})
-
-
-def _kept_since(facts: ScanFacts, restart: float, death: float) -> list[Operation]:
-    """The reads of the scan between its worker's `restart` and the primary's `death` that
-    showed a result (a worker that judged the scan failed keeps that result until a replica
-    has it) or went unanswered (it may have). Reads that showed progress, or nothing, kept
-    nothing; the copy a reply left goes when its worker restarts after it."""
-    return [
-        op
-        for op in facts.ops
-        if op.op != "start"
-        and restart <= op.end
-        and op.start <= death
-        and op.reply.status not in _NOTHING_KEPT
-    ]

@@ -98,16 +98,17 @@ def _holdings(server_client: redis.Redis) -> dict[bytes, tuple[bytes, int]]:
 
 def failover(
     pair: ReplicatedRedis,
-    record: Callable[[float, float, str], object],
+    record: Callable[[float, float, str, float | None], object],
     now: Callable[[], float],
     rejoin_at: Callable[[float], object],
     opened: Callable[[float], object] = lambda began: None,
 ) -> None:
     """SIGKILL the primary, wait for Sentinel to promote the replica, `rejoin_at(promoted)`
     (waits until the old primary may rejoin), rejoin it as replica, then
-    `record(began, ended, what)`: `what` says how long after the kill the replica was promoted
-    and which keys it lacked, by comparing what each server held (the old primary read just
-    before its death: a write in between is not counted)."""
+    `record(began, ended, what, promoted)`: `promoted` is when the replica was promoted (None:
+    it was not), and `what` says how long after the kill that was and which keys it lacked,
+    by comparing what each server held (the old primary read just before its death: a write
+    in between is not counted)."""
     client = pair.primary.client()
     try:
         before = _holdings(client)
@@ -121,9 +122,10 @@ def failover(
     old_port = pair.primary.port
     pair.kill_primary()
     what = f"primary 127.0.0.1:{old_port} killed; not promoted"
+    promoted: float | None = None
     try:
         pair.wait_promoted()
-        promoted = now()
+        promoted = at_promotion = now()
         client = pair.primary.client()
         try:
             after = _holdings(client)
@@ -137,7 +139,7 @@ def failover(
         )
         # A duration, not a time: the nemesis's clock is the epoch, the schedule's the scenario.
         what = (
-            f"replica 127.0.0.1:{pair.primary.port} promoted {promoted - began:.3g} s "
+            f"replica 127.0.0.1:{pair.primary.port} promoted {at_promotion - began:.3g} s "
             f"after primary 127.0.0.1:{old_port} died,"
         )
         what += (
@@ -145,10 +147,10 @@ def failover(
             if lost
             else " with every write"
         )
-        rejoin_at(promoted)
+        rejoin_at(at_promotion)
         pair.rejoin()
     finally:
-        record(began, now(), what)
+        record(began, now(), what, promoted)
 
 
 def lag(pair: ReplicatedRedis, begins: bool) -> None:

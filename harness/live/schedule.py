@@ -363,9 +363,9 @@ class LiveSchedule:
             self.history.fault("redis-outage", start, self._now())
 
     def _failover(self, rejoin: float) -> None:
-        def window(began: float, ended: float, what: str) -> None:
+        def window(began: float, ended: float, what: str, promoted: float | None) -> None:
             with self.lock:
-                self.history.fault("redis-failover", began, ended, what)
+                self.history.fault("redis-failover", began, ended, what, promoted=promoted)
 
         def opened(began: float) -> None:
             with self.lock:

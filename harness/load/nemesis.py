@@ -152,9 +152,9 @@ class Nemesis:
             append_fault(self.folder, "redis-outage", began, self._now())
 
     def _failover(self, fault: PlannedFault) -> None:
-        def window(began: float, ended: float, what: str) -> None:
+        def window(began: float, ended: float, what: str, promoted: float | None) -> None:
             self.stats.done["failovers"] += 1
-            append_fault(self.folder, "redis-failover", began, ended, what)
+            append_fault(self.folder, "redis-failover", began, ended, what, promoted=promoted)
 
         def opened(began: float) -> None:
             append_fault_begun(self.folder, "redis-failover", began)

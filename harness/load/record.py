@@ -150,7 +150,13 @@ def clear_folder(folder: Path) -> None:
 
 
 def append_fault(
-    folder: Path, fault: FaultKind, start: float, end: float, target: str | None = None
+    folder: Path,
+    fault: FaultKind,
+    start: float,
+    end: float,
+    target: str | None = None,
+    *,
+    promoted: float | None = None,
 ) -> FaultEvent:
     """Add a fault window, in wall-clock (epoch) seconds, to the folder's fault log (written by
     the nemesis, one process); its index counts the windows already in the log."""
@@ -158,7 +164,7 @@ def append_fault(
     path = folder / FAULTS_FILE
     with path.open("a+", encoding="utf-8") as handle:
         handle.seek(0)
-        event = FaultEvent(sum(1 for _ in handle), fault, start, end, target)
+        event = FaultEvent(sum(1 for _ in handle), fault, start, end, target, promoted)
         handle.write(json.dumps(event.to_json(), separators=(",", ":")) + "\n")
     return event
 

@@ -200,7 +200,7 @@ class SimCluster:
                 if lost
                 else " with every write"
             )
-            self.history.fault("redis-failover", at, self.scheduler.now, what)
+            self.history.fault("redis-failover", at, self.scheduler.now, what, promoted=promoted)
 
         self.scheduler.at(at, primary_dies)
         self.scheduler.at(at + promote_after, promote)
