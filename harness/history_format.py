@@ -7,7 +7,7 @@ when it is read: an unknown record type, an unknown operation or fault kind, a t
 string or a missing field is one `HistoryFormatError` naming the file, the line and the field.
 
 >>> decode_record(b'{"type":"fault","index":0,"fault":"redis-outage","start":1.0,"end":2.0}')
-FaultRecord(index=0, start=1.0, end=2.0, fault='redis-outage', target=None)
+FaultRecord(index=0, start=1.0, end=2.0, fault='redis-outage', target=None, promoted=None)
 """
 
 from __future__ import annotations
@@ -251,6 +251,11 @@ def decode_line(line: bytes | str) -> Record:
         raise LineProblem(f"field end: {end} is before start {start}")
     if record.index < 0:
         raise LineProblem("field index: must not be negative")
+    if isinstance(record, FaultRecord) and record.promoted is not None:
+        if record.fault != "redis-failover":
+            raise LineProblem(f"field promoted: only a redis-failover has one, not {record.fault}")
+        if not start <= record.promoted <= end:
+            raise LineProblem(f"field promoted: {record.promoted} is not within {start}-{end}")
     return record
 
 

@@ -29,6 +29,17 @@ def _op(index: int, start: float, scan: str = SCAN, **reply: object) -> dict[str
     }
 
 
+def _failover(**fields: object) -> dict[str, object]:
+    return {
+        "type": "fault",
+        "index": 0,
+        "fault": "redis-failover",
+        "start": 4.0,
+        "end": 8.0,
+        **fields,
+    }
+
+
 def _write(path: Path, *records: dict[str, object], tail: str = "\n") -> Path:
     path.write_text("\n".join(json.dumps(r) for r in records) + tail, encoding="utf-8")
     return path
@@ -77,6 +88,11 @@ def test_operations_out_of_order_and_sparse_are_sorted_and_renumbered(tmp_path: 
         ((_op(0, 1.0), _op(1, 2.0, done="3")), "h.jsonl:3: field reply.done: Expected `int"),
         ((_op(0, 1.0), _op(1, 2.0, colour="red")), "h.jsonl:3: field reply.colour: unknown field"),
         ((_op(0, 1.0), {**HEADER}), "h.jsonl:3: a second 'run' record"),
+        ((_failover(promoted=9.0),), "h.jsonl:2: field promoted: 9.0 is not within 4.0-8.0"),
+        (
+            ({**_failover(promoted=5.0), "fault": "redis-outage"},),
+            "h.jsonl:2: field promoted: only a redis-failover has one, not redis-outage",
+        ),
     ],
 )
 def test_a_malformed_line_is_named_by_its_number_and_field(
@@ -106,3 +122,9 @@ def test_a_last_line_cut_off_is_dropped_and_the_run_marked_interrupted(tmp_path:
     assert [o.index for o in history.ops] == [0]
     assert history.info.interrupted == "the last line was cut off"
     assert history.info.duration == 1.5
+
+
+def test_a_failovers_promotion_time_is_read_back(tmp_path: Path) -> None:
+    path = _write(tmp_path / "h.jsonl", HEADER, _failover(promoted=5.5), _failover(index=1))
+    promoted, unsaid = History.read(path).faults
+    assert promoted.promoted == 5.5 and unsaid.promoted is None
