@@ -336,6 +336,8 @@ class ScanService:
         an outage: the primary answered, but a failover would promote a replica without it.
         """
         stored = self._write(entry)
+        # Past its expiry the write deleted what Redis held of the scan; that too stays
+        # pending until a replica has it, or a failover would bring back an older copy.
         if stored.terminal and not self._replicated():
             self._pending[entry.cache_key] = stored
             self._unacked.add(entry.cache_key)
@@ -344,6 +346,11 @@ class ScanService:
             self._pending.pop(entry.cache_key, None)
             self._unacked.discard(entry.cache_key)
         return stored
+
+    def _expired(self, entry: ScanEntry) -> bool:
+        """Whether `entry` is a result past its expiry (the result TTL from its end)."""
+        finished = entry.finished_at
+        return finished is not None and finished + self.config.result_ttl <= time.time()
 
     def _replicated(self) -> bool:
         """Whether the replicas hold this worker's writes so far (`WAIT`).
@@ -469,7 +476,8 @@ class ScanService:
                 cache_key, fetched = followed
         pending = self._pending.get(cache_key)
         if pending is not None and pending.scan_id == scan_id:
-            return self._settle(pending), "memory"
+            settled = self._settle(pending)
+            return None if settled is None else (settled, "memory")
         cached = self._memory_value(self._results, cache_key)
         if (
             isinstance(cached, ScanEntry)
@@ -504,9 +512,11 @@ class ScanService:
         cached = self._memory_value(self._results, cache_key)
         return isinstance(cached, ScanEntry) and cached.terminal and cached.scan_id == scan_id
 
-    def _settle(self, pending: ScanEntry) -> ScanEntry:
+    def _settle(self, pending: ScanEntry) -> ScanEntry | None:
         """A read of a scan whose last write Redis has not taken: write it first, as the cleanup
-        would, and answer what Redis then holds; `RedisUnavailable` while Redis is down.
+        would, and answer what Redis then holds; `RedisUnavailable` while Redis is down; None
+        for a result past its expiry (a write no replica acknowledged is kept until one does,
+        and its result can expire meanwhile: it is then written as the deletion of its keys).
 
         What only this worker's memory holds is not yet the scan's result: served while Redis
         is down, a `complete` could be contradicted by a worker that, blind to the outage,
@@ -519,6 +529,9 @@ class ScanService:
             if self.config.has("redis-errors-raise"):
                 raise
             raise RedisUnavailable(pending.cache_key) from None
+        if self._expired(stored):
+            self._probe("pending-expired")
+            return None
         if not self.pending(pending.cache_key):
             self._probe("write-repaired")
         self._remember(stored)

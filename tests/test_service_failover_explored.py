@@ -472,3 +472,30 @@ def test_a_readers_copy_that_expired_before_the_promotion_is_lost_with_the_rest(
     ]
     assert sources == [(151.5, "w1", "redis"), (156.5, "w1", "memory")]
     assert [op.reply.status for op in result.history.ops][-1] == "not_found"
+
+
+def test_a_result_no_replica_acknowledged_is_not_served_past_its_expiry() -> None:
+    # Found exploring for 600 s (job seed 0, third run): the replica lagged from the start,
+    # so the scan's worker kept its `complete` pending (no replica acknowledged it) past the
+    # result's expiry. Asked after a failover, it wrote the result again (the write deletes an
+    # expired scan's keys) and served it, 318 s after completion. Past its expiry it answers
+    # nothing; its deletion stays pending, or the promoted replica's running entry would come
+    # back and be judged `failed`.
+    scenario = Scenario(
+        name="pending-past-expiry",
+        description="a result no replica acknowledged, asked for after its expiry",
+        workers=3,
+        duration=363.5,
+        steps=(
+            Start(at=0.0, user="alice", scan="s1"),
+            Poll(scan="s1", start=346.5, until=362.5, every=4.0, fanout=3),
+        ),
+        faults=(
+            ReplicaLag(at=0.0, duration=346.0),
+            RedisFailover(at=345.0, promote_after=1.0, rejoin_after=3.0),
+        ),
+    )
+    result = simulate(scenario)
+    assert result.verdict.passed, result.verdict.violations
+    statuses = {op.reply.status for op in result.history.ops if op.op == "status"}
+    assert statuses == {"unavailable", "not_found"}
