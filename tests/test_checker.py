@@ -133,14 +133,16 @@ def test_a_scan_the_promotion_lacked_whose_worker_restarted_is_lost_by_fault() -
     lagged.history.fault("redis-failover", 40.0, 50.0, "replica promoted at 45 s")
     lagged.restart(41.0, "w0").read(70.0, failed(60.0))
     assert Checker().check(lagged.history).passed
-    # A `latest` served by another worker just before leaves no copy to count on.
-    by_latest = failover_losing(SCAN).read(35.0, complete(28.0), worker="w2", op="latest")
-    by_latest.restart(41.0, "w0").read(70.0, NOT_FOUND)
-    assert Checker().check(by_latest.history).passed
-    # Nor when another worker had served the result just before: it held a copy to write.
-    held = failover_losing(SCAN).read(35.0, complete(28.0), worker="w2").restart(41.0, "w0")
-    held.read(70.0, NOT_FOUND)
-    assert len(violated(held, "reachable-until-expiry")) == 1
+    # Nor when another worker had served the result just before, by id or through `latest`:
+    # it held a copy to write back.
+    for op in ("status", "latest"):
+        held = failover_losing(SCAN).read(35.0, complete(28.0), worker="w2", op=op)
+        held.restart(41.0, "w0").read(70.0, NOT_FOUND)
+        assert len(violated(held, "reachable-until-expiry")) == 1, op
+    # Unless that worker was restarted too before it could.
+    both = failover_losing(SCAN).read(35.0, complete(28.0), worker="w2", op="latest")
+    both.restart(41.0, "w0").restart(42.0, "w2").read(70.0, NOT_FOUND)
+    assert Checker().check(both.history).passed
 
 
 def test_a_scan_orphaned_long_before_a_promotion_that_lacked_it_is_lost_by_fault() -> None:
@@ -195,18 +197,18 @@ def test_a_copy_a_reader_kept_counts_only_if_it_lived_until_the_promotion() -> N
     # Found exploring for 600 s (job seed 0): a reader's copy of a result, kept a memory TTL
     # (10 s here) from when it read it from Redis, expired after the primary died (40 s) and
     # before the promotion (45 s), when it could have been written back. The scan's worker
-    # restarted at 9 s; w1, the first to show the result after that (it may have written it),
-    # restarted at the promotion.
+    # restarted at 9 s, mid-scan; w1, the first to show it `failed` (it judged it stalled and
+    # holds that until a replica acknowledges it), restarted at the promotion.
     def promoted(
-        *reads: tuple[float, str | None], at: float | None = 45.0, first_restarts: bool = True
+        *reads: tuple[float, str | None], at: float | None = 45.0, judge_restarts: bool = True
     ) -> Builder:
-        b = Builder().start(1.0, 8.0, complete(8.0), worker="w0").restart(9.0, "w0")
+        b = Builder().start(1.0, 1.0, scanning(0), worker="w0").restart(9.0, "w0")
         b.history.fault("replica-lag", 0.0, 50.0)
-        b.read(12.0, complete(8.0), worker="w1")
+        b.read(12.0, failed(12.0), worker="w1")
         for when, source in reads:
-            b.read(when, replace(complete(8.0), source=source), worker="w2")
+            b.read(when, replace(failed(12.0), source=source), worker="w2")
         b.history.fault("redis-failover", 40.0, 48.0, "replica promoted", promoted=at)
-        if first_restarts:
+        if judge_restarts:
             b.restart(45.0, "w1")
         return b.read(60.0, NOT_FOUND, worker="w1")
 
@@ -221,13 +223,38 @@ def test_a_copy_a_reader_kept_counts_only_if_it_lived_until_the_promotion() -> N
     assert not passes(promoted((36.0, "redis")))
     assert not passes(promoted((34.0, None), (39.0, None)))  # not said: dated to the reply
     assert not passes(promoted((34.0, "redis"), at=None))  # no promotion time: the death
-    # The first reply to show the result after the restart may have written it: its worker
-    # holds it until a replica acknowledges it, expiry or not.
-    assert not passes(promoted(first_restarts=False))
-    # So may any reply given while Redis was down (each worker judges on its own).
-    in_outage = promoted((20.0, "memory")).outage(19.0, 21.0)
-    assert not passes(in_outage)
+    # The first reply to show it failed after the restart may have judged it: its worker
+    # holds that until a replica acknowledges it, expiry or not.
+    assert not passes(promoted(judge_restarts=False))
+    # So may any reply that showed it failed while Redis was down (each worker judges on
+    # its own), and the first to show a result after an earlier failover (written back).
+    assert not passes(promoted((20.0, "memory")).outage(19.0, 21.0))
     assert passes(promoted((20.0, "memory")))
+    again = promoted((20.0, "memory"))
+    again.history.fault("redis-failover", 18.0, 19.5, "replica promoted", promoted=19.0)
+    assert not passes(again)
+
+
+def test_a_reply_showing_a_finished_scan_after_its_worker_restarted_wrote_nothing() -> None:
+    # Found exploring for 600 s (job seed 0, fourth run): the scan completed, its worker was
+    # restarted as an outage ended, and other workers served the result from Redis in the
+    # outage's grace. No worker but the scan's writes `complete` (a stall is judged `failed`),
+    # so those readers held copies for a memory TTL only; a failover 60 s later, its replica
+    # lagging since before the completion, lost the scan with nothing left to write it back.
+    # (As found, the result had expired before the failover; here it has not.)
+    def history(reply: Reply) -> Builder:
+        b = Builder().start(0.0, 0.0, scanning(0), worker="w0")
+        b.history.fault("replica-lag", 0.0, 251.0)
+        b.outage(185.0, 188.0).restart(188.0, "w0")
+        b.read(188.5, reply, worker="w1").read(203.5, reply, worker="w2")
+        b.history.fault("redis-failover", 250.0, 253.0, "replica promoted", promoted=251.0)
+        return b.read(270.0, NOT_FOUND, worker="w1")
+
+    verdict = Checker().check(history(complete(28.0)).history)
+    assert verdict.passed and len(verdict.lost_by_fault) == 1, verdict.violations
+    # A `failed` shown in the outage's grace may be the reader's own judgement, kept until a
+    # replica has it: then the 404 is not excused.
+    assert len(violated(history(failed(188.5)), "reachable-until-expiry")) == 1
 
 
 def test_restart_after_the_repair_window_is_not_an_excuse() -> None:

@@ -499,3 +499,38 @@ def test_a_result_no_replica_acknowledged_is_not_served_past_its_expiry() -> Non
     assert result.verdict.passed, result.verdict.violations
     statuses = {op.reply.status for op in result.history.ops if op.op == "status"}
     assert statuses == {"unavailable", "not_found"}
+
+
+def test_a_failover_that_brings_back_an_expired_scan_nobody_holds_is_a_loss_by_fault() -> None:
+    # Found exploring for 600 s (job seed 0, fourth run; shrunk by hand to one scan's polls):
+    # the replica lagged from the start; s3's worker, holding its `complete` until a replica
+    # acknowledged it, was restarted as an outage ended; others served the result from Redis
+    # in the outage's grace. Long after, the result expired, and a failover promoted the
+    # replica with s3's running entry, which a reader judged `failed`. No one held the
+    # result: a loss by fault, and the `failed` is a result recorded anew. The checker had
+    # taken the readers in the outage's grace for workers that may have written `complete`.
+    scenario = Scenario(
+        name="expired-scan-brought-back",
+        description="a failover brings back a scan whose holder was restarted long before",
+        workers=3,
+        duration=363.5,
+        steps=(
+            Start(at=0.0, user="alice", scan="s1"),
+            Start(at=0.0, user="alice", scan="s2"),
+            Start(at=0.0, user="alice", scan="s3"),
+            Poll(scan="s3", start=188.5, until=188.5, fanout=3),
+            Poll(scan="s3", start=346.5, until=362.5, every=4.0, fanout=3),
+        ),
+        faults=(
+            ReplicaLag(at=0.0, duration=346.0),
+            RedisOutage(at=185.0, duration=3.0),
+            RestartWorker(at=188.0, idle=True),
+            RedisFailover(at=345.0, promote_after=1.0, rejoin_after=3.0),
+        ),
+    )
+    result = simulate(scenario)
+    assert result.verdict.passed, result.verdict.violations
+    [lost] = result.verdict.lost_by_fault
+    assert "restarted at 188.0 s" in lost.why
+    late = [op.reply.status for op in result.history.ops if op.start > 350.0]
+    assert "failed" in late

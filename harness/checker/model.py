@@ -270,11 +270,13 @@ class Context:
         """The replies of the scan between its worker's `restart` and the primary's `death`
         whose worker may hold a result no replica has acknowledged, which it keeps until one
         does: a reply that went unanswered, and one that showed a result its worker may have
-        judged and written itself. That is the first reply to show a result after the restart
-        or after a Redis fault began (with those overlapping it), and any given in a Redis
-        fault or its grace, when each worker judges on its own. A later reply read what
-        another wrote; its copy lives a memory TTL (`_copies_at`). Replies that showed
-        progress, or nothing, kept nothing."""
+        written itself. With the scan's worker gone, a worker writes a result when it judges
+        the scan stalled (`failed`: the first reply to show it after the restart or after a
+        Redis fault began, with those overlapping it, and any given in a Redis fault or its
+        grace, when each worker judges on its own), or when it writes back what it holds
+        after a failover (the first reply to show a result after one began). Any other reply
+        read what another wrote; its copy lives a memory TTL (`_copies_at`). Replies that
+        showed progress, or nothing, kept nothing."""
         replies = [
             op
             for op in facts.ops
@@ -283,18 +285,22 @@ class Context:
             and op.start <= death
             and op.reply.status not in _NOTHING_KEPT
         ]
-        shown = sorted(op.end for op in replies if op.reply.terminal)
-        firsts: list[tuple[float, float]] = []
-        for since in (restart, *(f.start for f in self.redis_faults if restart < f.start < death)):
-            at = bisect_left(shown, since)
-            if at < len(shown):
-                firsts.append((since, shown[at]))
+        faults = [f for f in self.redis_faults if restart < f.start < death]
+        judged = _firsts(
+            [op for op in replies if op.reply.status == "failed"],
+            [restart, *(f.start for f in faults)],
+        )
+        written_back = _firsts(
+            [op for op in replies if op.reply.terminal],
+            [f.start for f in faults if f.fault == "redis-failover"],
+        )
         return [
             op
             for op in replies
             if not op.reply.terminal
-            or self.in_redis_fault(op)
-            or any(since <= op.end and op.start <= first for since, first in firsts)
+            or (op.reply.status == "failed" and self.in_redis_fault(op))
+            or any(since <= op.end and op.start <= first for since, first in judged)
+            or any(since <= op.end and op.start <= first for since, first in written_back)
         ]
 
     def _restart_of(self, worker: str, after: float, until: float) -> FaultEvent | None:
@@ -370,9 +376,8 @@ def _copies_at(
     facts: ScanFacts, restart: FaultEvent, failover: FaultEvent, timing: Timing
 ) -> list[Operation]:
     """The replies through which a worker kept the scan's result in memory until the promotion
-    in `failover`, when it could write it back: every read by id that showed the result (a
-    `latest` need not keep a copy), except those the scan's own worker gave before its
-    `restart`. A copy
+    in `failover`, when it could write it back: every read that showed the result, by id or
+    through `latest`, except those the scan's own worker gave before its `restart`. A copy
     lives a memory TTL from when its worker read it from Redis: a reply served from memory
     (its `source`) dates its copy to that worker's last reply before it that was not, and a
     reply that does not say where it came from dates it to itself (the latest it can be). A
@@ -381,7 +386,7 @@ def _copies_at(
     kept: list[Operation] = []
     fetched: dict[str, float] = {}
     for op in sorted(facts.ops, key=lambda o: o.end):
-        if op.op != "status" or not op.reply.terminal or op.end > promoted:
+        if op.op == "start" or not op.reply.terminal or op.end > promoted:
             continue
         if op.worker == restart.target and op.end < restart.start:
             continue
@@ -390,6 +395,18 @@ def _copies_at(
         if fetched[op.worker] + timing.memory_ttl + timing.slack >= promoted:
             kept.append(op)
     return kept
+
+
+def _firsts(replies: list[Operation], since: list[float]) -> list[tuple[float, float]]:
+    """For each time in `since`, that time and the end of the first of `replies` to end at or
+    after it (if one does)."""
+    ends = sorted(op.end for op in replies)
+    found: list[tuple[float, float]] = []
+    for at in since:
+        i = bisect_left(ends, at)
+        if i < len(ends):
+            found.append((at, ends[i]))
+    return found
 
 
 #: replies that leave no result behind in the worker that gave them
