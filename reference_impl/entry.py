@@ -21,6 +21,8 @@ ReplyStatus = Literal[
 ]
 
 TERMINAL: frozenset[str] = frozenset({"complete", "partial", "failed"})
+#: a reply's `source` when the worker decided the result itself rather than finding it
+JUDGED = "judged"
 
 #: HTTP status code for each reply status (`lost` means the connection dropped: no response)
 HTTP_CODES: dict[str, int] = {
@@ -120,7 +122,9 @@ class Reply:
     opportunities: int | None = None
     #: opportunity fields that came back null (e.g. a column missing from the database)
     null_fields: tuple[str, ...] = ()
-    #: where the worker found the entry: "memory", "redis" or None
+    #: where the worker found the entry: "memory", "redis", `JUDGED` (it judged the scan's
+    #: end itself: a stalled scan marked failed, a result it holds until a replica has it) or
+    #: None
     source: str | None = None
 
     @property

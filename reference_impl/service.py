@@ -28,7 +28,7 @@ from redis.exceptions import RedisError, WatchError
 
 from reference_impl import keys
 from reference_impl.config import ServiceConfig
-from reference_impl.entry import Opportunity, Reply, ScanEntry
+from reference_impl.entry import JUDGED, Opportunity, Reply, ScanEntry
 from reference_impl.follow import Follow, decoded
 from reference_impl.performance import PerformanceStore
 from reference_impl.strategies import StrategyProfile, strategy_names, strategy_runner
@@ -390,7 +390,7 @@ class ScanService:
         judged = self._judge_stall(entry)
         if judged is None:
             return Reply("unavailable", scan_id=scan_id, reason="redis failed over")
-        return Reply.of(judged, source=source)
+        return Reply.of(judged, source=source if judged is entry else JUDGED)
 
     def latest(self, user_id: str) -> Reply:
         """The latest scan of `user_id`."""
@@ -423,7 +423,7 @@ class ScanService:
             # Kept as a read by id keeps it: a result this worker served is one it writes back
             # when a failover promotes a replica that lacks it.
             self._remember(judged, restored=True)
-        return Reply.of(judged, source="redis")
+        return Reply.of(judged, source="redis" if judged is entry else JUDGED)
 
     def _newest_stored(self, user_id: str) -> str | None:
         """The newest of the user's scans Redis still holds, when the latest pointer names none:

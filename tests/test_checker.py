@@ -200,11 +200,14 @@ def test_a_copy_a_reader_kept_counts_only_if_it_lived_until_the_promotion() -> N
     # restarted at 9 s, mid-scan; w1, the first to show it `failed` (it judged it stalled and
     # holds that until a replica acknowledges it), restarted at the promotion.
     def promoted(
-        *reads: tuple[float, str | None], at: float | None = 45.0, judge_restarts: bool = True
+        *reads: tuple[float, str | None],
+        at: float | None = 45.0,
+        judge_restarts: bool = True,
+        judge_says: str | None = None,
     ) -> Builder:
         b = Builder().start(1.0, 1.0, scanning(0), worker="w0").restart(9.0, "w0")
         b.history.fault("replica-lag", 0.0, 50.0)
-        b.read(12.0, failed(12.0), worker="w1")
+        b.read(12.0, replace(failed(12.0), source=judge_says), worker="w1")
         for when, source in reads:
             b.read(when, replace(failed(12.0), source=source), worker="w2")
         b.history.fault("redis-failover", 40.0, 48.0, "replica promoted", promoted=at)
@@ -224,11 +227,17 @@ def test_a_copy_a_reader_kept_counts_only_if_it_lived_until_the_promotion() -> N
     assert not passes(promoted((34.0, None), (39.0, None)))  # not said: dated to the reply
     assert not passes(promoted((34.0, "redis"), at=None))  # no promotion time: the death
     # The first reply to show it failed after the restart may have judged it: its worker
-    # holds that until a replica acknowledges it, expiry or not.
+    # holds that until a replica acknowledges it, expiry or not. A reply that says where it
+    # found the result settles it: judged by its worker, or read.
     assert not passes(promoted(judge_restarts=False))
-    # So may any reply that showed it failed while Redis was down (each worker judges on
-    # its own), and the first to show a result after an earlier failover (written back).
-    assert not passes(promoted((20.0, "memory")).outage(19.0, 21.0))
+    assert not passes(promoted(judge_restarts=False, judge_says="judged"))
+    assert passes(promoted(judge_restarts=False, judge_says="redis"))
+    assert not passes(promoted((20.0, "judged")))
+    # Any reply that showed it failed while Redis was down may be a judge (each worker judges
+    # on its own), unless it says otherwise; so may the first to show a result after an
+    # earlier failover (written back), whatever it says.
+    assert not passes(promoted((20.0, None)).outage(19.0, 21.0))
+    assert passes(promoted((20.0, "memory")).outage(19.0, 21.0))
     assert passes(promoted((20.0, "memory")))
     again = promoted((20.0, "memory"))
     again.history.fault("redis-failover", 18.0, 19.5, "replica promoted", promoted=19.0)

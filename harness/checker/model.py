@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from harness.checker._facts import READS, SHOWN, ScanFacts
 from harness.checker._windows import Windows
 from harness.history import FaultEvent, History, Operation, Timing
+from reference_impl.entry import JUDGED
 
 __all__ = ["READS", "SHOWN", "Context", "LostByFault", "ScanFacts", "Violation"]
 
@@ -271,12 +272,13 @@ class Context:
         whose worker may hold a result no replica has acknowledged, which it keeps until one
         does: a reply that went unanswered, and one that showed a result its worker may have
         written itself. With the scan's worker gone, a worker writes a result when it judges
-        the scan stalled (`failed`: the first reply to show it after the restart or after a
-        Redis fault began, with those overlapping it, and any given in a Redis fault or its
-        grace, when each worker judges on its own), or when it writes back what it holds
-        after a failover (the first reply to show a result after one began). Any other reply
-        read what another wrote; its copy lives a memory TTL (`_copies_at`). Replies that
-        showed progress, or nothing, kept nothing."""
+        the scan stalled: a reply whose `source` says so (`JUDGED`), or, from a service that
+        does not say, the first to show it `failed` after the restart or after a Redis fault
+        began (with those overlapping it) and any that showed it `failed` in a Redis fault or
+        its grace, when each worker judges on its own. It writes one back after a failover:
+        the first reply to show a result after one began. Any other reply read what another
+        wrote; its copy lives a memory TTL (`_copies_at`). Replies that showed progress, or
+        nothing, kept nothing."""
         replies = [
             op
             for op in facts.ops
@@ -286,10 +288,10 @@ class Context:
             and op.reply.status not in _NOTHING_KEPT
         ]
         faults = [f for f in self.redis_faults if restart < f.start < death]
-        judged = _firsts(
-            [op for op in replies if op.reply.status == "failed"],
-            [restart, *(f.start for f in faults)],
-        )
+        # A reply that says it judged the result is the judge; one that says it found it in
+        # memory or in Redis is not; one that does not say may be either.
+        unsaid = [op for op in replies if op.reply.status == "failed" and op.reply.source is None]
+        judged = _firsts(unsaid, [restart, *(f.start for f in faults)])
         written_back = _firsts(
             [op for op in replies if op.reply.terminal],
             [f.start for f in faults if f.fault == "redis-failover"],
@@ -298,7 +300,8 @@ class Context:
             op
             for op in replies
             if not op.reply.terminal
-            or (op.reply.status == "failed" and self.in_redis_fault(op))
+            or op.reply.source == JUDGED
+            or (op.reply.source is None and op.reply.status == "failed" and self.in_redis_fault(op))
             or any(since <= op.end and op.start <= first for since, first in judged)
             or any(since <= op.end and op.start <= first for since, first in written_back)
         ]

@@ -16,6 +16,7 @@ from harness.checker import INVARIANTS, JUDGEMENTS, Verdict, Violation
 from harness.history import History, Operation
 from harness.replies import reply_words
 from harness.report.embed import REPORT_FILE, TIMELINE_FILE, markdown_image, report_link
+from reference_impl.entry import JUDGED
 
 if TYPE_CHECKING:
     from harness.gate import GateResult
@@ -41,7 +42,9 @@ def came_back(op: Operation) -> str:
     text = reply_words(r)
     code = r.http
     text += f", HTTP {code}" if code else ", connection dropped"
-    if r.source:
+    if r.source == JUDGED:
+        text += ", judged by this worker"
+    elif r.source:
         text += f", from {r.source}"
     if r.owner and r.owner != op.user:
         text += f", owner {r.owner}"
