@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 
+from harness.explore.engine import run_schedule
 from harness.explore.placement import to_scenario
 from harness.explore.schedule import (
     AskLatest,
@@ -101,3 +103,36 @@ def test_gaps_cross_each_service_duration() -> None:
         "just under result TTL",
         "across result TTL",
     }
+
+
+def test_an_outage_healed_by_a_restart_is_retried_the_moment_the_fresh_worker_is_up() -> None:
+    # Clients waiting out the 503s retry as the fresh worker is admitted: it asks Redis about
+    # the scan before the workers that saw the outage have repaired their writes, which is
+    # where a worker blind to the outage judges a running scan stalled.
+    schedule = Schedule(
+        Setup(), (Begin(gap=0.0, user="alice", worker=None), Outage(2.0, 40.0, "restart"))
+    )
+    scenario = to_scenario(schedule)
+    assert RestartWorker(at=42.0, idle=True) in scenario.faults
+    polls = sorted(step.start for step in scenario.steps if isinstance(step, Poll))
+    assert polls == [42.001, 42.5, 43.5, 45.5, 49.5, 57.5]
+    quiet = to_scenario(Schedule(Setup(), (*schedule.actions[:1], Outage(2.0, 40.0, "retry"))))
+    assert min(step.start for step in quiet.steps if isinstance(step, Poll)) == 42.5
+
+
+@pytest.mark.parametrize("seconds", [0.5, 2.0, 12.0])
+def test_every_outage_over_a_running_scan_healed_by_a_restart_sets_the_stall_race(
+    seconds: float,
+) -> None:
+    # The race `terminal-overwrite` loses: the fresh worker marks the scan failed while its
+    # own worker, alive through the outage, writes its end on top. For each pace of scan and
+    # each small gap before the outage, the explorer's own schedule catches it.
+    for gap in (0.0, 1.0, 2.0, 5.0):
+        schedule = Schedule(
+            Setup(seed=1, seconds=seconds),
+            (Begin(gap=0.0, user="alice", worker=None), Outage(gap, 40.0, "restart")),
+        )
+        _, broken = run_schedule(schedule, ("terminal-overwrite",))
+        assert "terminal-is-final" in broken.violated(), (gap, broken.violations)
+        _, fixed = run_schedule(schedule, ())
+        assert fixed.passed, (gap, fixed.violations)

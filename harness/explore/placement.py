@@ -33,6 +33,10 @@ HEAL_ROUNDS = 5
 #: after the memory TTL and a cleanup, when no worker serves a copy it held as Redis came back,
 #: so what Redis was left holding is read (a result overwritten behind the copies, say)
 HEAL_BACKOFF: tuple[float, ...] = (0.0, 1.0, 3.0, 7.0, 15.0)
+#: after a restart heal, one round of retries as soon as the fresh worker is up (the load
+#: balancer admits it on its first health check, and clients waiting out the 503s are already
+#: retrying): it asks Redis before the workers that saw the outage have repaired their writes
+RESTARTED_RETRY = 0.001
 #: seconds between the retries after a failover's promotion: five of them outlast the workers'
 #: doubt about what the promotion lost (twice the heartbeat interval, by default)
 FAILOVER_RETRY_EVERY = 4.0
@@ -60,11 +64,16 @@ def _heal(action: Outage | Failover, now: float, begun: list[str]) -> list[Place
         return []
     end = now + (action.duration if isinstance(action, Outage) else action.promote_after)
     healed: list[Placed] = []
-    if action.heal == "restart":
+    restarted = action.heal == "restart"
+    if restarted:
         healed.append(Placed(end, action, sc.RestartWorker(at=end, idle=True), healing=True))
     start = end + HEAL_DELAY
     for label in begun:
         if isinstance(action, Outage):
+            if restarted:
+                at = end + RESTARTED_RETRY
+                poll = sc.Poll(scan=label, start=at, until=at, fanout=WORKERS)
+                healed.append(Placed(at, action, poll, healing=True))
             for after in HEAL_BACKOFF:
                 at = start + after
                 poll = sc.Poll(scan=label, start=at, until=at, fanout=WORKERS)
