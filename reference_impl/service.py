@@ -780,16 +780,14 @@ class ScanService:
         # the worker timeout), not a TTL from each write: through an outage no write refreshes
         # them, and the result written after it must still be found through them.
         ttl = entry.started_at + cfg.worker_timeout + cfg.result_ttl - now
+        # A repaired write keeps the result's original expiry. Past it nothing of the scan may
+        # be read, yet Redis can hold an older copy that lives longer (the running entry a
+        # failover rolled back to, or one an outage kept, its TTL reaching the worker timeout):
+        # it goes, or a reader would raise it as failed.
+        expired = False
         if entry.finished_at is not None:
-            # A repaired write keeps the result's original expiry.
             ttl = entry.finished_at + cfg.result_ttl - now
-            if ttl <= 0:
-                # Past its expiry nothing of the scan may be read, yet Redis can hold an older
-                # copy that lives longer (a running entry a failover rolled back to, its TTL
-                # reaching the worker timeout): it goes, or a reader would raise it as failed.
-                self._redis.delete(keys.result_key(entry.cache_key), keys.lookup_key(entry.scan_id))
-                self._redis_answered()
-                return entry
+            expired = ttl <= 0
         px = max(1, int(ttl * 1000))
         result_key = keys.result_key(entry.cache_key)
         guarded = not registering and not cfg.has("terminal-overwrite")
@@ -800,16 +798,29 @@ class ScanService:
                         pipe.watch(result_key)  # type: ignore[no-untyped-call]
                         raw = pipe.get(result_key)
                         held = ScanEntry.from_json(raw) if raw is not None else None
-                        if held is not None and held.terminal and held.scan_id == entry.scan_id:
+                        if (
+                            held is not None
+                            and held.terminal
+                            and held.scan_id == entry.scan_id
+                            and not (expired and held == entry)
+                        ):
+                            # A verdict in Redis stands, even against the deletion of an
+                            # expired result: another worker recorded it since, and showed it.
                             pipe.unwatch()
                             self._redis_answered()
                             return entry if held == entry else held
                         pipe.multi()
-                    self._queue_keys(pipe, entry, px, registering=registering)
+                    if expired:
+                        pipe.delete(result_key, keys.lookup_key(entry.scan_id))
+                    else:
+                        self._queue_keys(pipe, entry, px, registering=registering)
                     current = pipe.execute()[-1]
                     break
                 except WatchError:
                     continue  # another worker wrote the scan meanwhile: look again
+        if expired:
+            self._redis_answered()
+            return entry
         latest = keys.latest_key(entry.owner)
         if registering and cfg.has("latest-set-once"):
             self._redis.set(latest, entry.cache_key, px=px, nx=True)

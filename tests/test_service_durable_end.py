@@ -99,3 +99,28 @@ def test_no_reader_is_told_complete_before_redis_holds_it() -> None:
     result = simulate(scenario, seed=0)
     assert not [op for op in result.history.ops if op.end < 200.0 and op.reply.terminal]
     assert result.verdict.violated() == set()
+
+
+def test_a_verdict_recorded_after_an_outage_outlives_the_deletion_of_an_expired_result() -> None:
+    # Found exploring for 600 s (job seed 0, after the fifth run): the scan completed at 28 s
+    # in a 360 s outage, its result due to expire at 328 s unseen. As Redis came back a worker
+    # judged the running entry Redis still held stalled and showed `failed`; the scan's own
+    # worker then repaired its expired result by deleting the scan's keys, verdict and all,
+    # and the next read was 404. The deletion is compare-and-set like any write.
+    scenario = Scenario(
+        name="verdict-after-expired-result",
+        description="a stall verdict after a long outage and an expired result's repair",
+        workers=3,
+        duration=376.5,
+        steps=(
+            Start(at=0.0, user="alice", scan="s1"),
+            Poll(scan="s1", start=360.5, until=375.5, every=1.0, fanout=3),
+        ),
+        faults=(RedisOutage(at=0.0, duration=360.0),),
+    )
+    result = simulate(scenario)
+    assert result.verdict.passed, result.verdict.violations
+    statuses = {op.reply.status for op in result.history.ops if op.op == "status"}
+    assert statuses == {"failed"}
+    broken = simulate(scenario, bugs=("terminal-overwrite",))
+    assert "reachable-until-expiry" in broken.verdict.violated()
